@@ -1,0 +1,45 @@
+# Everything runs from a project-local virtual environment, created on demand.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck container-test scale-test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+## Set up, then serve the bundled content/ on http://127.0.0.1:8000
+run: $(STAMP)
+	$(BIN)/feeds serve
+
+## Set up, then run the test suite (lint and type checks included)
+test: $(STAMP)
+	$(BIN)/ruff check feeds tests bench
+	$(BIN)/mypy feeds
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check feeds tests bench
+	$(BIN)/ruff format --check feeds tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy feeds
+
+clean:
+	rm -rf $(VENV) build *.egg-info bench/corpora bench/out tests/artifacts
+
+## Lint the Dockerfile and manifests, build the image with podman, run and probe it
+container-test: $(STAMP)
+	bash deploy/container-test.sh
+
+## Three replicas behind nginx on loopback: identical bytes, shared ETags, no failed request
+scale-test: $(STAMP)
+	bash deploy/scale-test.sh
+
+## The benchmark table (serving, rendering, loading, export) against references
+bench: $(STAMP)
+	bash bench/run.sh
