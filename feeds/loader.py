@@ -1,0 +1,306 @@
+"""The content folder -> the current `Snapshot`, kept live while the folder changes.
+
+A reload walks the folder and stats every file. A file whose stat is unchanged
+is not read; a file that is read but whose bytes are unchanged (a `git pull`, a
+git-sync symlink swap) is not parsed again. Only then is a new snapshot built,
+and it replaces the old one in a single assignment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cachetools import LRUCache
+
+from feeds.errors import ContentError, NotLoaded
+from feeds.model import Problem
+from feeds.parse import ARTICLE_SUFFIXES, MAX_FILE_BYTES, ParsedFile, parse_file
+from feeds.snapshot import Snapshot, build_snapshot
+from feeds.taxonomy import TAXONOMY_DIR, load_taxonomy, site_url_from_config
+
+log = logging.getLogger("feeds.loader")
+
+MAX_FILES = 500_000  # a folder with more article files than this is cut (and says so)
+
+# What tells that a file may have changed without reading it.
+StatKey = tuple[int, int, int, int]  # device, inode, size, mtime in ns
+
+
+@dataclass(frozen=True)
+class _Scan:
+    files: dict[str, tuple[str, StatKey]]  # relpath -> (absolute path, stat key)
+    taxonomy_key: tuple[tuple[str, StatKey], ...]
+    problems: dict[str, Problem]  # relpath -> why the file could not even be read
+    root: str  # the real path of the folder this scan walked
+
+
+@dataclass
+class ReloadStats:
+    """Counters the metrics endpoint reports."""
+
+    reloads: int = 0
+    errors: int = 0
+    last_error: str | None = None
+    files_parsed: int = 0
+    last_duration: float = 0.0
+
+
+class ContentLoader:
+    """Loads a content folder into snapshots; `watch()` keeps it current."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        site_url: str | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.root = Path(root)
+        self.site_url = site_url
+        self.clock = clock
+        self.stats = ReloadStats()
+        self._listeners: list[Callable[[Snapshot], None]] = []
+        self._snapshot: Snapshot | None = None
+        self._reload_lock = threading.Lock()
+        # relpath -> (stat key, content digest): answers "did it change?" without reading.
+        self._digests: dict[str, tuple[StatKey, bytes]] = {}
+        # (relpath, content digest) -> parse result: never parse the same bytes twice.
+        self._parsed: LRUCache[tuple[str, bytes], ParsedFile] = LRUCache(maxsize=2 * MAX_FILES)
+        self._taxonomy_key: tuple[tuple[str, StatKey], ...] | None = None
+        self._site_url = site_url
+        self._taxonomy = load_taxonomy(Path("/nonexistent"), None)
+        self._fingerprint: tuple[object, ...] | None = None
+        self._reported: set[str] = set()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ---- the current snapshot ----
+
+    @property
+    def snapshot(self) -> Snapshot:
+        snapshot = self._snapshot
+        if snapshot is None:
+            raise NotLoaded(f"{self.root}: content not loaded yet")
+        return snapshot
+
+    @property
+    def loaded(self) -> bool:
+        return self._snapshot is not None
+
+    def on_change(self, listener: Callable[[Snapshot], None]) -> None:
+        """Call `listener(new_snapshot)` after every reload that changed something."""
+        self._listeners.append(listener)
+
+    # ---- reloading ----
+
+    def reload(self) -> Snapshot:
+        """Bring the snapshot up to date with the folder; return the current one.
+
+        Raises ContentError when the folder cannot be read at all; the previous
+        snapshot then stays current.
+        """
+        with self._reload_lock:
+            started = time.perf_counter()
+            try:
+                snapshot = self._reload()
+            except Exception as error:
+                self.stats.errors += 1
+                self.stats.last_error = str(error)
+                raise
+            self.stats.last_duration = time.perf_counter() - started
+            self.stats.last_error = None
+            return snapshot
+
+    def _reload(self) -> Snapshot:
+        scan = self._scan()
+        if scan.taxonomy_key != self._taxonomy_key:
+            self._site_url = self.site_url or site_url_from_config(Path(scan.root))
+            self._taxonomy = load_taxonomy(Path(scan.root), self._site_url)
+            self._taxonomy_key = scan.taxonomy_key
+
+        results: list[ParsedFile] = []
+        keys: list[tuple[str, bytes]] = []
+        for relpath, (path, stat_key) in sorted(scan.files.items()):
+            if relpath in scan.problems:
+                results.append(ParsedFile(problems=(scan.problems[relpath],)))
+                keys.append((relpath, b"!" + scan.problems[relpath].reason.encode()))
+                continue
+            result, digest = self._parse_if_changed(relpath, path, stat_key)
+            results.append(result)
+            keys.append((relpath, digest))
+        for relpath in self._digests.keys() - scan.files.keys():
+            del self._digests[relpath]  # vanished: forget it
+
+        fingerprint = (tuple(keys), scan.taxonomy_key)
+        if self._snapshot is not None and fingerprint == self._fingerprint:
+            return self._snapshot
+        generation = self._snapshot.generation + 1 if self._snapshot else 1
+        snapshot = build_snapshot(results, self._taxonomy, self.clock(), generation)
+        self._fingerprint = fingerprint
+        self._snapshot = snapshot  # the atomic swap: readers see the old or the new one
+        self.stats.reloads += 1
+        self._report(snapshot)
+        for listener in self._listeners:
+            listener(snapshot)
+        return snapshot
+
+    def _parse_if_changed(self, relpath: str, path: str, stat_key: StatKey) -> tuple[ParsedFile, bytes]:
+        known = self._digests.get(relpath)
+        if known is not None and known[0] == stat_key:
+            cached = self._parsed.get((relpath, known[1]))
+            if cached is not None:
+                return cached, known[1]
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_FILE_BYTES + 1)
+        except OSError as error:
+            problem = Problem(relpath, f"cannot read: {error.strerror or error}", kind="unreadable")
+            # Not cached: a file that cannot be read now may be readable on the next scan.
+            return ParsedFile(problems=(problem,)), b"!unreadable"
+        digest = hashlib.blake2b(data, digest_size=16).digest()
+        self._digests[relpath] = (stat_key, digest)
+        cached = self._parsed.get((relpath, digest))
+        if cached is None:
+            cached = parse_file(relpath, data, self._site_url)
+            self._parsed[(relpath, digest)] = cached
+            self.stats.files_parsed += 1
+        return cached, digest
+
+    def _scan(self) -> _Scan:
+        root = os.path.realpath(self.root)  # follows a symlink swapped by git-sync
+        if not os.path.isdir(root):
+            raise ContentError(f"{self.root}: content folder is missing or not a folder")
+        try:
+            os.listdir(root)
+        except OSError as error:
+            raise ContentError(f"{self.root}: cannot read content folder: {error.strerror}") from None
+        files: dict[str, tuple[str, StatKey]] = {}
+        problems: dict[str, Problem] = {}
+        for relpath, path, outcome in _walk(root):
+            if isinstance(outcome, Problem):
+                problems[relpath] = outcome
+                files[relpath] = (path, (0, 0, 0, 0))
+            elif len(files) < MAX_FILES:
+                files[relpath] = (path, outcome)
+            else:
+                problems[relpath] = Problem(relpath, f"more than {MAX_FILES} files: not read", kind="limit")
+                files[relpath] = (path, (0, 0, 0, 0))
+        taxonomy = tuple(
+            (relpath, stat_key)
+            for relpath, _, stat_key in _walk(os.path.join(root, TAXONOMY_DIR), prefix=TAXONOMY_DIR,
+                                              suffixes=(".yaml", ".yml", ".md"))  # fmt: skip
+            if not isinstance(stat_key, Problem)
+        )
+        config = _stat_key(os.path.join(root, "_config.yml"))
+        if config is not None:
+            taxonomy += (("_config.yml", config),)
+        return _Scan(files, tuple(sorted(taxonomy)), problems, root)
+
+    def _report(self, snapshot: Snapshot) -> None:
+        """Log each problem once, not on every reload."""
+        current = {str(problem) for problem in snapshot.problems}
+        for line in sorted(current - self._reported):
+            log.warning("%s", line)
+        self._reported = current
+
+    # ---- watching ----
+
+    def watch(self, interval: float = 1.0) -> None:
+        """Reload every `interval` seconds in a background thread until `close()`."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._watch, args=(interval,), name="feeds-reload",
+                                        daemon=True)  # fmt: skip
+        self._thread.start()
+
+    def _watch(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                self.reload()
+            except ContentError as error:
+                log.error("reload failed, still serving the last good content: %s", error)
+            except Exception:  # a bug must not stop the watching, nor the serving
+                log.exception("reload failed, still serving the last good content")
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+
+def _stat_key(path: str) -> StatKey | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _walk(
+    root: str, prefix: str = "", suffixes: tuple[str, ...] = ARTICLE_SUFFIXES
+) -> Iterator[tuple[str, str, StatKey | Problem]]:
+    """Article files under `root`, sorted: (relpath, path, stat key or problem).
+
+    Skips names starting with '.', the taxonomy folder, and anything that is not a
+    regular file (a FIFO would block a read forever). Symlinked files are followed
+    only when they stay inside the folder; symlinked folders are never followed,
+    so a loop cannot make the walk endless.
+    """
+    stack = [(prefix, root)]
+    real_root = os.path.realpath(root)
+    while stack:
+        rel_dir, abs_dir = stack.pop()
+        try:
+            entries = sorted(os.scandir(abs_dir), key=lambda e: e.name)
+        except OSError as error:
+            if rel_dir != prefix:
+                yield rel_dir, abs_dir, Problem(rel_dir, f"cannot read folder: {error.strerror}",
+                                                kind="unreadable")  # fmt: skip
+            continue
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):
+                continue
+            relpath = f"{rel_dir}/{name}" if rel_dir else name
+            try:
+                if entry.is_symlink():
+                    if not name.lower().endswith(suffixes):
+                        continue
+                    target = os.path.realpath(entry.path)
+                    if target != real_root and not target.startswith(real_root + os.sep):
+                        yield relpath, entry.path, Problem(
+                            relpath, "symlink leads outside the content folder: not followed",
+                            kind="symlink")  # fmt: skip
+                        continue
+                    info = os.stat(entry.path)
+                elif entry.is_dir(follow_symlinks=False):
+                    if not (relpath == TAXONOMY_DIR and not prefix):
+                        stack.append((relpath, entry.path))
+                    continue
+                elif not name.lower().endswith(suffixes):
+                    continue
+                else:
+                    info = entry.stat(follow_symlinks=False)
+            except OSError as error:
+                yield relpath, entry.path, Problem(relpath, f"cannot read: {error.strerror or error}",
+                                                   kind="unreadable")  # fmt: skip
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                yield relpath, entry.path, Problem(relpath, "not a regular file", kind="unreadable")
+                continue
+            if info.st_size > MAX_FILE_BYTES:
+                yield relpath, entry.path, Problem(
+                    relpath, f"file is {info.st_size} bytes, over the {MAX_FILE_BYTES}-byte limit",
+                    kind="limit")  # fmt: skip
+                continue
+            yield relpath, entry.path, (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)

@@ -1,0 +1,100 @@
+"""The data every feed is made from: plain, immutable values.
+
+Files become `Article` values (see `feeds.parse`); the loader gathers them into
+one `Snapshot` (see `feeds.snapshot`). Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    url: str
+    media_type: str  # told from the URL's path; image/jpeg when it cannot be told
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """Who published an article: a feed of its own, named after its domain."""
+
+    slug: str  # the domain, lower-case: the URL-safe key of /feeds/providers/{slug}
+    name: str
+    domain: str
+    description: str = ""
+    images: tuple[Image, ...] = ()  # logos, smallest first
+
+    @property
+    def home_url(self) -> str:
+        return f"https://{self.domain}/"
+
+    @property
+    def logo(self) -> Image | None:
+        """The largest logo: the feed's logo and icon."""
+        return self.images[-1] if self.images else None
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    slug: str  # taxonomy `_id`, else a slug of the name
+    name: str
+    parent: str | None = None  # the parent topic's slug
+    keywords: tuple[str, ...] = ()
+    images: tuple[Image, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RelatedItem:
+    """A story an article links to; only what a "Related" list shows."""
+
+    title: str
+    url: str
+    provider_name: str = ""
+    published: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    id: str  # stable: urn:uuid derived from the canonical URL (or the file path)
+    source: str  # path relative to the content folder, '/'-separated
+    title: str  # plain text
+    published: datetime  # aware, UTC
+    url: str | None = None  # webUrl, else originalUrl
+    original_url: str | None = None  # originalUrl when it differs from url
+    summary: str = ""  # plain text, from excerpt
+    type: str = "article"
+    provider: Provider | None = None  # as the file names it; the snapshot merges taxonomy
+    topics: tuple[str, ...] = ()  # topic names as the file gives them
+    images: tuple[Image, ...] = ()
+    related: tuple[RelatedItem, ...] = ()
+    featured_html: str = ""  # sanitized embed (e.g. a video iframe)
+    body_html: str = ""  # sanitized HTML of the body
+    duration: str = ""  # ISO-8601 duration of a video or course, e.g. PT15M
+    canonical_url: str = ""  # duplicate detection key; "" when the article has no URL
+
+
+class Severity(Enum):
+    ERROR = "error"  # the file is not in any feed
+    WARNING = "warning"  # the file loads, but something in it was dropped or repaired
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something wrong with one content file, said so its author can fix it."""
+
+    path: str  # relative to the content folder
+    reason: str
+    field: str | None = None
+    line: int | None = None
+    severity: Severity = Severity.ERROR
+    kind: str = "invalid"  # invalid | unreadable | undated | duplicate | limit | symlink
+
+    def __str__(self) -> str:
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        what = f"{self.field}: {self.reason}" if self.field else self.reason
+        return f"{where}: {self.severity.value}: {what}"

@@ -1,0 +1,421 @@
+"""One content file -> one `Article`, or the problems that keep it out.
+
+A file is YAML front matter between two `---` lines, then an optional body
+(Markdown, or HTML in `.html` files). Parsing never raises for bad input: every
+failure becomes a `Problem` naming the file, the field and the reason.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import yaml
+
+from feeds.model import Article, Image, Problem, Provider, RelatedItem, Severity
+from feeds.text import (
+    image_media_type,
+    is_web_url,
+    markdown_to_html,
+    plain_text,
+    sanitize_html,
+    slugify,
+    truncate,
+    xml_safe,
+)
+
+# libyaml's loader is several times faster; both are safe loaders.
+SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+ARTICLE_SUFFIXES = (".md", ".markdown", ".html")
+
+# Limits that keep one hostile file from eating the server (also in the README).
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_TITLE_CHARS = 500
+MAX_SUMMARY_CHARS = 4000
+MAX_TOPICS = 50
+MAX_IMAGES = 20
+MAX_RELATED = 10
+MAX_BODY_CHARS = 512 * 1024
+
+# `secured` holds an encrypted copy of the full text that must never be emitted.
+# Removing its line before YAML sees it keeps it out of memory altogether (and
+# skips the largest scalar in most files). A `secured` written any other way
+# (block scalar, flow mapping) is still dropped right after parsing.
+_SECURED_LINE = re.compile(r"""^secured:[ \t]*(?:"[^"\n]*"|'[^'\n]*'|[^\s"'|>&*!][^\n]*)?[ \t]*$""", re.M)
+_JEKYLL_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})-")
+
+
+class FieldError(ValueError):
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFile:
+    """What one file yields: an article for the feeds, or why not."""
+
+    article: Article | None = None  # None: rejected, undated or hidden
+    hidden_id: str | None = None  # id of an article kept out by published/removed/deleted
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def rejected(self) -> bool:
+        return self.article is None and self.hidden_id is None
+
+
+def split_front_matter(text: str) -> tuple[str, str, int]:
+    """(front matter, body, line number where the body starts).
+
+    Raises ValueError when the file does not start with a `---` line or the front
+    matter is never closed.
+    """
+    if not (text.startswith("---\n") or text.startswith("---\r\n") or text == "---"):
+        raise ValueError("no front matter: the file must start with a '---' line")
+    start = text.index("\n") + 1 if "\n" in text else len(text)
+    end = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.M).search(text, start)
+    if end is None:
+        raise ValueError("front matter is never closed: no second '---' line")
+    front = text[start : end.start()]
+    body_start = text.find("\n", end.end())
+    body = "" if body_start < 0 else text[body_start + 1 :]
+    return front, body, front.count("\n") + 3
+
+
+def parse_file(relpath: str, data: bytes, site_url: str | None = None) -> ParsedFile:
+    """Parse one article file's bytes. `relpath` names it in every problem;
+    site-relative image URLs resolve against `site_url`."""
+
+    def reject(reason: str, field: str | None = None, line: int | None = None,
+               kind: str = "invalid") -> ParsedFile:  # fmt: skip
+        return ParsedFile(problems=(Problem(relpath, reason, field, line, kind=kind),))
+
+    if len(data) > MAX_FILE_BYTES:
+        return reject(f"file is {len(data)} bytes, over the {MAX_FILE_BYTES}-byte limit",
+                      kind="limit")  # fmt: skip
+    if b"\x00" in data:
+        return reject("binary file (contains NUL bytes)", kind="unreadable")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        return reject(f"not valid UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start})",
+                      kind="unreadable")  # fmt: skip
+    try:
+        front, body, body_line = split_front_matter(text)
+    except ValueError as error:
+        return reject(str(error), line=1)
+    front = _SECURED_LINE.sub("", front)
+    try:
+        fields = yaml.load(front, Loader=SafeLoader)  # noqa: S506 - a safe loader
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 2 if mark is not None else None
+        return reject(f"YAML: {error.problem or error}", line=line)
+    except (yaml.YAMLError, RecursionError, ValueError, OverflowError) as error:
+        return reject(f"YAML: {type(error).__name__}: {str(error)[:200]}")
+    if not isinstance(fields, dict):
+        return reject(f"front matter must be a mapping of fields, not {_kind(fields)}")
+    fields.pop("secured", None)
+
+    problems: list[Problem] = []
+
+    def warn(field: str, reason: str) -> None:
+        problems.append(Problem(relpath, reason, field, _line_of(front, field),
+                                Severity.WARNING, kind="repaired"))  # fmt: skip
+
+    try:
+        article, hidden = _build_article(relpath, fields, body, site_url, warn)
+    except FieldError as error:
+        line = _line_of(front, error.field.split(".")[0].split("[")[0])
+        return ParsedFile(problems=(Problem(relpath, error.reason, error.field, line),))
+    if article is None:
+        return ParsedFile(problems=(Problem(
+            relpath, "no publishedDateTime and no YYYY-MM-DD- prefix in the file name",
+            "publishedDateTime", kind="undated"),))  # fmt: skip
+    if hidden:
+        return ParsedFile(hidden_id=article.id, problems=tuple(problems))
+    return ParsedFile(article=article, problems=tuple(problems))
+
+
+def _build_article(
+    relpath: str,
+    fields: dict[Any, Any],
+    body: str,
+    site_url: str | None,
+    warn: Callable[[str, str], None],
+) -> tuple[Article | None, bool]:
+    hidden = (
+        _flag(fields, "published", default=True) is False
+        or _flag(fields, "removed", default=False) is True
+        or _flag(fields, "deleted", default=False) is True
+    )
+    web_url = _url(fields, "webUrl")
+    original_url = _url(fields, "originalUrl")
+    url = web_url or original_url
+    canonical = canonical_url(url) if url else ""
+    article_id = stable_id(canonical or f"file:{relpath}")
+
+    title = plain_text(_string(fields, "title") or _string(fields, "name") or "")
+    summary = truncate(plain_text(_string(fields, "excerpt") or ""), MAX_SUMMARY_CHARS)
+    if not title:
+        if not summary:
+            raise FieldError("title", "missing, and no excerpt to stand in for it")
+        warn("title", "missing or blank: the start of the excerpt stands in")
+        title = truncate(summary, 80)
+    if len(title) > MAX_TITLE_CHARS:
+        warn("title", f"longer than {MAX_TITLE_CHARS} characters: cut")
+        title = truncate(title, MAX_TITLE_CHARS)
+
+    published = _date(fields, "publishedDateTime")
+    if published is None:
+        published = _date_from_filename(relpath)
+    if published is None:
+        return None, hidden
+
+    topics = _string_list(fields, "topics")
+    if len(topics) > MAX_TOPICS:
+        warn("topics", f"{len(topics)} topics: only the first {MAX_TOPICS} kept")
+        topics = topics[:MAX_TOPICS]
+
+    suffix = relpath.rsplit(".", 1)[-1].lower()
+    body = body[:MAX_BODY_CHARS]
+    body_html = sanitize_html(body) if suffix == "html" else markdown_to_html(body)
+
+    article = Article(
+        id=article_id,
+        source=relpath,
+        title=title,
+        published=published,
+        url=url,
+        original_url=original_url if original_url and original_url != url else None,
+        summary=summary,
+        type=slugify(_string(fields, "type") or "article") or "article",
+        provider=_provider(fields.get("provider"), site_url, warn),
+        topics=tuple(topics),
+        images=_images(fields, "images", site_url, warn),
+        related=_related(fields.get("related"), url, warn),
+        featured_html=sanitize_html(_string(fields, "featuredContent") or ""),
+        body_html=body_html,
+        duration=_string(fields, "length") or "",
+        canonical_url=canonical,
+    )
+    return article, hidden
+
+
+def stable_id(key: str) -> str:
+    """An id that never changes for the same story: a name-based UUID of its URL."""
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, key)}"
+
+
+def canonical_url(url: str) -> str:
+    """The URL that identifies a story: scheme and host lower-case, no fragment,
+    no trailing slash."""
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/")
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))
+
+
+# ---- field readers: each returns the value or raises FieldError ----
+
+
+def _kind(value: object) -> str:
+    names = {dict: "a mapping", list: "a list", str: "a string", bool: "true/false",
+             int: "a number", float: "a number", type(None): "empty"}  # fmt: skip
+    return names.get(type(value), type(value).__name__)
+
+
+def _string(fields: dict[Any, Any], name: str, value: object = None) -> str | None:
+    value = fields.get(name) if value is None else value
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return xml_safe(value)
+    if isinstance(value, (int, float, date)) and not isinstance(value, bool):
+        return str(value)  # YAML reads `title: 1984` as a number
+    raise FieldError(name, f"must be text, not {_kind(value)}")
+
+
+def _flag(fields: dict[Any, Any], name: str, default: bool) -> bool:
+    value = fields.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    raise FieldError(name, f"must be true or false, not {_kind(value)}: {str(value)[:40]!r}")
+
+
+def _url(fields: dict[Any, Any], name: str) -> str | None:
+    value = _string(fields, name)
+    if not value or not value.strip():
+        return None
+    value = value.strip()
+    if not is_web_url(value):
+        raise FieldError(name, f"not an absolute http(s) URL: {value[:80]!r}")
+    return value
+
+
+def _string_list(fields: dict[Any, Any], name: str) -> list[str]:
+    value = fields.get(name)
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise FieldError(name, f"must be a list of names, not {_kind(value)}")
+    names: list[str] = []
+    for index, item in enumerate(value):
+        text = plain_text(_string(fields, f"{name}[{index}]", item) or "")
+        if text and text not in names:
+            names.append(text)
+    return names
+
+
+def _date(fields: dict[Any, Any], name: str) -> datetime | None:
+    value = fields.get(name)
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime.combine(value, time())
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise FieldError(name, f"not a date: {value[:40]!r}") from None
+    else:
+        raise FieldError(name, f"must be a date, not {_kind(value)}: {str(value)[:40]!r}")
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if not 1900 <= moment.year <= 9999:
+        raise FieldError(name, f"year {moment.year} is out of range")
+    return moment
+
+
+def _date_from_filename(relpath: str) -> datetime | None:
+    match = _JEKYLL_DATE.match(relpath.rsplit("/", 1)[-1])
+    if not match:
+        return None
+    try:
+        return datetime(*map(int, match.groups()), tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _images(
+    fields: dict[Any, Any], name: str, site_url: str | None, warn: Callable[[str, str], None]
+) -> tuple[Image, ...]:
+    value = fields.get(name)
+    if value is None:
+        return ()
+    if isinstance(value, (str, dict)):
+        value = [value]
+    if not isinstance(value, list):
+        raise FieldError(name, f"must be a list of images, not {_kind(value)}")
+    images: list[Image] = []
+    for index, item in enumerate(value[: MAX_IMAGES * 2]):
+        image = parse_image(item, base_url=site_url)
+        if image is None and not _site_relative(item):  # those need a site URL, not a fix
+            warn(f"{name}[{index}]", "not an image with an absolute http(s) url: dropped")
+        elif image.url not in {seen.url for seen in images}:
+            images.append(image)
+    return tuple(images[:MAX_IMAGES])
+
+
+def parse_image(item: object, base_url: str | None) -> Image | None:
+    """An image given as a URL string or as {url, width, height}; site-relative
+    URLs resolve against `base_url` when one is given."""
+    size: dict[str, int | None] = {"width": None, "height": None}
+    if isinstance(item, dict):
+        url = item.get("url")
+        for key in size:
+            number = item.get(key)
+            if isinstance(number, int) and not isinstance(number, bool) and 0 < number < 100_000:
+                size[key] = number
+            elif isinstance(number, str) and number.isdigit() and 0 < int(number) < 100_000:
+                size[key] = int(number)
+    else:
+        url = item
+    if not isinstance(url, str):
+        return None
+    url = url.strip()
+    if base_url and url.startswith("/") and not url.startswith("//"):
+        url = base_url.rstrip("/") + url
+    if not is_web_url(url):
+        return None
+    return Image(url=url, media_type=image_media_type(url), **size)
+
+
+def _site_relative(item: object) -> bool:
+    url = item.get("url") if isinstance(item, dict) else item
+    return isinstance(url, str) and url.startswith("/") and not url.startswith("//")
+
+
+def _provider(
+    value: object, site_url: str | None, warn: Callable[[str, str], None]
+) -> Provider | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = {"name": value}
+    if not isinstance(value, dict):
+        raise FieldError("provider", f"must be a mapping with name and domain, not {_kind(value)}")
+    name = plain_text(_string(value, "name") or "")
+    domain = (_string(value, "domain") or "").strip().lower()
+    if domain and not re.fullmatch(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?", domain):
+        raise FieldError("provider.domain", f"not a domain name: {domain[:80]!r}")
+    slug = domain or slugify(name)
+    if not slug:
+        warn("provider", "has neither a domain nor a name: ignored")
+        return None
+    images = _images(value, "images", site_url, lambda f, r: warn(f"provider.{f}", r))
+    return Provider(slug=slug, name=name or domain, domain=domain or slug, images=images)
+
+
+def _related(value: object, own_url: str | None, warn: Callable[[str, str], None]) -> tuple[RelatedItem, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise FieldError("related", f"must be a list of stories, not {_kind(value)}")
+    items: list[RelatedItem] = []
+    seen = {own_url}
+    for index, entry in enumerate(value):
+        if len(items) == MAX_RELATED:
+            break
+        if not isinstance(entry, dict):
+            warn(f"related[{index}]", f"must be a mapping, not {_kind(entry)}: dropped")
+            continue
+        url = entry.get("webUrl") or entry.get("originalUrl")
+        title = entry.get("title")
+        if not (isinstance(url, str) and is_web_url(url.strip()) and isinstance(title, str)):
+            warn(f"related[{index}]", "needs a title and an absolute http(s) webUrl: dropped")
+            continue
+        url = url.strip()
+        if url in seen:
+            continue  # the same story listed twice, or the article itself
+        seen.add(url)
+        provider = entry.get("provider")
+        provider_name = provider.get("name") if isinstance(provider, dict) else provider
+        try:
+            published = _date(entry, "publishedDateTime")
+        except FieldError:
+            published = None
+        items.append(RelatedItem(
+            title=truncate(plain_text(title), MAX_TITLE_CHARS) or url,
+            url=url,
+            provider_name=plain_text(provider_name) if isinstance(provider_name, str) else "",
+            published=published,
+        ))  # fmt: skip
+    return tuple(items)
+
+
+def _line_of(front: str, field: str) -> int | None:
+    """The file line of a top-level field (front matter starts on line 2)."""
+    match = re.search(rf"^{re.escape(field)}[ \t]*:", front, re.M)
+    return front.count("\n", 0, match.start()) + 2 if match else None

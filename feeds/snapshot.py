@@ -1,0 +1,160 @@
+"""One consistent view of the content folder: what every feed is rendered from.
+
+A `Snapshot` is built once per reload and never changes; the loader swaps the
+current one atomically, so a request holding the old one is never disturbed.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+
+from feeds.model import Article, Problem, Provider, Severity, Topic
+from feeds.parse import ParsedFile
+from feeds.taxonomy import Taxonomy
+from feeds.text import slugify
+
+
+@dataclass(frozen=True)
+class Counts:
+    files: int = 0  # article files read
+    articles: int = 0  # in feeds (including those scheduled for later)
+    hidden: int = 0  # published: false, removed or deleted
+    undated: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    articles: tuple[Article, ...]  # every feedable article, newest first (future ones too)
+    topics: Mapping[str, Topic]  # by slug, sorted by name
+    providers: Mapping[str, Provider]  # by slug, sorted by name
+    by_topic: Mapping[str, tuple[Article, ...]]
+    by_provider: Mapping[str, tuple[Article, ...]]
+    by_type: Mapping[str, tuple[Article, ...]]
+    hidden_ids: frozenset[str]  # ids of articles that exist but are kept out
+    problems: tuple[Problem, ...]
+    counts: Counts
+    loaded_at: datetime
+    generation: int = 0  # increases with every reload of one loader
+    _topic_by_name: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def topic_for(self, name: str) -> Topic | None:
+        """The topic an article's topic name refers to (by name or by slug)."""
+        slug = self._topic_by_name.get(name.casefold())
+        return self.topics.get(slug) if slug else None
+
+    def provider_for(self, article: Article) -> Provider | None:
+        """The article's provider, with what the taxonomy says of it."""
+        return self.providers.get(article.provider.slug) if article.provider else None
+
+    def visible(self, articles: Sequence[Article], now: datetime) -> Sequence[Article]:
+        """Those of `articles` (newest first) whose time has come."""
+        return articles[_first_visible(articles, now) :]
+
+    def next_release(self, now: datetime) -> datetime | None:
+        """When the next scheduled article becomes visible, if any."""
+        start = _first_visible(self.articles, now)
+        return self.articles[start - 1].published if start else None
+
+
+def _first_visible(articles: Sequence[Article], now: datetime) -> int:
+    # Newest first, so the scheduled (future) articles form a prefix.
+    return bisect.bisect_left(articles, True, key=lambda article: article.published <= now)
+
+
+def build_snapshot(
+    parsed: Iterable[ParsedFile],
+    taxonomy: Taxonomy,
+    loaded_at: datetime,
+    generation: int = 0,
+    extra_problems: Iterable[Problem] = (),
+) -> Snapshot:
+    """Gather parsed files into a snapshot: drop duplicates, sort, index."""
+    problems: list[Problem] = list(taxonomy.problems) + list(extra_problems)
+    files = hidden = undated = rejected = 0
+    hidden_ids: set[str] = set()
+    candidates: list[Article] = []
+    for result in parsed:
+        files += 1
+        problems.extend(result.problems)
+        if result.article is not None:
+            candidates.append(result.article)
+        elif result.hidden_id is not None:
+            hidden += 1
+            hidden_ids.add(result.hidden_id)
+        elif any(p.kind == "undated" for p in result.problems):
+            undated += 1
+        else:
+            rejected += 1
+
+    # Newest first; ties broken by source path so the order never depends on
+    # the order files were read in.
+    candidates.sort(key=lambda a: (a.published, a.source), reverse=True)
+    articles: list[Article] = []
+    winner_of: dict[str, Article] = {}
+    for article in candidates:
+        key = article.canonical_url or article.id
+        first = winner_of.get(key)
+        if first is not None:
+            problems.append(Problem(
+                article.source, f"the same story as {first.source} (same URL); the newer file wins",
+                "webUrl", severity=Severity.WARNING, kind="duplicate"))  # fmt: skip
+            continue
+        winner_of[key] = article
+        articles.append(article)
+
+    # Topics: the taxonomy's, plus any an article names that it lacks.
+    topics = dict(taxonomy.topics)
+    topic_by_name = {t.name.casefold(): s for s, t in topics.items()}
+    topic_by_name.update({s: s for s in topics})
+    providers = dict(taxonomy.providers)
+    by_topic: dict[str, list[Article]] = {}
+    by_provider: dict[str, list[Article]] = {}
+    by_type: dict[str, list[Article]] = {}
+    for article in articles:
+        by_type.setdefault(article.type, []).append(article)
+        for name in article.topics:
+            key = name.casefold()
+            slug = topic_by_name.get(key)
+            if slug is None:
+                slug = slugify(name) or "topic"
+                if slug not in topics:
+                    topics[slug] = Topic(slug=slug, name=name)
+                topic_by_name[key] = slug
+            bucket = by_topic.setdefault(slug, [])
+            if not bucket or bucket[-1] is not article:
+                bucket.append(article)
+        if article.provider is not None:
+            slug = article.provider.slug
+            if slug not in providers:
+                providers[slug] = article.provider
+            by_provider.setdefault(slug, []).append(article)
+
+    counts = Counts(
+        files=files,
+        articles=len(articles),
+        hidden=hidden,
+        undated=undated,
+        rejected=rejected,
+        duplicates=len(candidates) - len(articles),
+    )
+    problems.sort(key=lambda p: (p.path, p.line or 0, p.field or "", p.reason))
+    return Snapshot(
+        articles=tuple(articles),
+        topics=MappingProxyType(dict(sorted(topics.items(), key=lambda kv: (kv[1].name.casefold(), kv[0])))),
+        providers=MappingProxyType(dict(sorted(providers.items(), key=lambda kv: (kv[1].name.casefold(), kv[0])))),
+        by_topic=MappingProxyType({slug: tuple(items) for slug, items in by_topic.items()}),
+        by_provider=MappingProxyType({slug: tuple(items) for slug, items in by_provider.items()}),
+        by_type=MappingProxyType({kind: tuple(items) for kind, items in sorted(by_type.items())}),
+        hidden_ids=frozenset(hidden_ids),
+        problems=tuple(problems),
+        counts=counts,
+        loaded_at=loaded_at,
+        generation=generation,
+        _topic_by_name=MappingProxyType(topic_by_name),
+    )

@@ -1,0 +1,159 @@
+"""Text that is safe to put in a feed: XML-legal, sanitized, plain where it must be."""
+
+from __future__ import annotations
+
+import html
+import mimetypes
+import posixpath
+import re
+import unicodedata
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+import nh3
+from markdown_it import MarkdownIt
+
+# XML 1.0 allows TAB, LF, CR, U+0020..U+D7FF, U+E000..U+FFFD, U+10000 and up.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+
+
+def xml_safe(text: str) -> str:
+    """Drop every character XML 1.0 does not allow."""
+    return _XML_ILLEGAL.sub("", text)
+
+
+def plain_text(text: str) -> str:
+    """Text for a title or summary: tags removed, entities decoded, spaces folded.
+
+    Excerpts arrive with HTML, entities and trailing newlines; a title must never
+    show a raw tag or a double-escaped entity.
+    """
+    if "<" in text:
+        text = _TAG.sub(" ", text)
+    if "&" in text:
+        text = html.unescape(text)
+    return _SPACE.sub(" ", xml_safe(text)).strip()
+
+
+def truncate(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0] or text[: limit - 1]
+    return cut + "…"
+
+
+def slugify(name: str) -> str:
+    """A URL-safe slug: lower-case ASCII letters, digits and single hyphens."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+    return slug
+
+
+# Video hosts whose players may be embedded; any other iframe is dropped.
+EMBED_HOSTS = frozenset(
+    {
+        "www.youtube.com",
+        "youtube.com",
+        "www.youtube-nocookie.com",
+        "player.vimeo.com",
+        "www.loom.com",
+        "player.twitch.tv",
+        "www.dailymotion.com",
+        "channel9.msdn.com",
+        "learn.microsoft.com",
+        "docs.microsoft.com",
+    }
+)
+
+_ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "div",
+    "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i",
+    "iframe", "img", "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "s", "small", "span",
+    "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul",
+}  # fmt: skip
+_ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "iframe": {"src", "width", "height", "title", "allow", "allowfullscreen", "frameborder"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+    "abbr": {"title"},
+    "q": {"cite"},
+    "blockquote": {"cite"},
+}
+_URL_SCHEMES = {"http", "https", "mailto"}
+
+
+def _keep_attribute(element: str, attribute: str, value: str) -> str | None:
+    if element == "iframe" and attribute == "src":
+        return value if is_embed_url(value) else None
+    return value
+
+
+def is_embed_url(url: str) -> bool:
+    parts = urlsplit(url.strip())
+    return parts.scheme == "https" and parts.hostname in EMBED_HOSTS
+
+
+_IFRAME_WITHOUT_SRC = re.compile(r"<iframe(?![^>]*\bsrc=)[^>]*>\s*</iframe>")
+
+
+def sanitize_html(fragment: str) -> str:
+    """HTML fit for a feed: no script, no event handler, no javascript: URL,
+    iframes only from the allow-listed video hosts."""
+    if not fragment:
+        return ""
+    cleaned = nh3.clean(
+        xml_safe(fragment),
+        tags=_ALLOWED_TAGS,
+        attributes=_ALLOWED_ATTRIBUTES,
+        url_schemes=_URL_SCHEMES,
+        attribute_filter=_keep_attribute,
+        link_rel="noopener noreferrer",
+        strip_comments=True,
+    )
+    # An iframe whose src was refused is an empty box: drop it.
+    return _IFRAME_WITHOUT_SRC.sub("", cleaned).strip()
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> MarkdownIt:
+    return MarkdownIt("commonmark", {"html": True, "linkify": False})
+
+
+def markdown_to_html(source: str) -> str:
+    """Markdown body to sanitized HTML."""
+    if not source.strip():
+        return ""
+    return sanitize_html(_markdown().render(source))
+
+
+_IMAGE_TYPES = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".avif": "image/avif",
+    ".svg": "image/svg+xml",
+    ".bmp": "image/bmp",
+    ".ico": "image/vnd.microsoft.icon",
+}
+
+
+def image_media_type(url: str) -> str:
+    """The media type told from the URL's path (query ignored); image/jpeg if unknown."""
+    extension = posixpath.splitext(urlsplit(url).path)[1].lower()
+    known = _IMAGE_TYPES.get(extension) or mimetypes.types_map.get(extension, "")
+    return known if known.startswith("image/") else "image/jpeg"
+
+
+def is_web_url(url: str) -> bool:
+    """An absolute http(s) URL with a host: the only kind a feed may link to."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in url
