@@ -56,6 +56,11 @@ class Snapshot:
         """Those of `articles` (newest first) whose time has come."""
         return articles[_first_visible(articles, now) :]
 
+    def release_point(self, now: datetime) -> int:
+        """How many articles are still scheduled for later: it changes exactly
+        when one is released, so it keys everything rendered from the snapshot."""
+        return _first_visible(self.articles, now)
+
     def next_release(self, now: datetime) -> datetime | None:
         """When the next scheduled article becomes visible, if any."""
         start = _first_visible(self.articles, now)

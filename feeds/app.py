@@ -1,0 +1,293 @@
+"""The Starlette application: feeds, the index page, OPML and the operational routes.
+
+Readers subscribe to these URLs for years, so the routes are a public contract:
+
+    /feeds/all.{rss,atom,json}
+    /feeds/topics/{slug}.{rss,atom,json}
+    /feeds/providers/{slug}.{rss,atom,json}
+    /  /opml.xml  /healthz  /readyz  /metrics
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Callable, Hashable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from feeds.conditional import body_for, choose_encoding, etag_for, http_date, not_modified
+from feeds.documents import (
+    INDEX_PATH,
+    OPML_PATH,
+    Document,
+    DocumentCache,
+    build_feed,
+    build_page,
+)
+from feeds.errors import BadParameter, ContentError, NotLoaded
+from feeds.feed import Format, Kind, Selection, parse_selection
+from feeds.loader import ContentLoader
+from feeds.metrics import CONTENT_TYPE as METRICS_TYPE
+from feeds.metrics import Metrics
+from feeds.settings import Settings
+from feeds.snapshot import Snapshot
+
+log = logging.getLogger("feeds.app")
+
+ALLOWED_QUERY = {"type", "limit"}
+
+
+class FeedService:
+    """What the routes share: settings, the loader, the render cache, metrics."""
+
+    def __init__(self, settings: Settings, loader: ContentLoader,
+                 clock: Callable[[], datetime]) -> None:  # fmt: skip
+        self.settings = settings
+        self.loader = loader
+        self.clock = clock
+        self.cache = DocumentCache()
+        self.metrics = Metrics(loader, self.cache.stats)
+        self.cache_control = (f"public, max-age={settings.max_age}, "
+                              f"stale-while-revalidate={settings.stale_while_revalidate}")  # fmt: skip
+
+    def snapshot(self) -> Snapshot:
+        return self.loader.snapshot
+
+    async def document(self, key: Hashable, build: Callable[[], Document]) -> Document:
+        return await self.cache.get(key, build, self._observe)
+
+    def _observe(self, document: Document) -> None:
+        kind = document.media_type.split(";")[0]
+        self.metrics.render_seconds.labels(kind).observe(document.rendered_in)
+
+    def respond(self, request: Request, document: Document, cors: bool = False) -> Response:
+        """The document, compressed as the client accepts, or 304 when it has it."""
+        encoding = choose_encoding(request.headers.get("accept-encoding", ""))
+        headers = {
+            "etag": etag_for(document, encoding),
+            "cache-control": self.cache_control,
+            "vary": "Accept-Encoding",
+        }
+        if document.last_modified is not None:
+            headers["last-modified"] = http_date(document.last_modified)
+        if cors:
+            headers["access-control-allow-origin"] = "*"
+            headers["access-control-expose-headers"] = "ETag, Last-Modified"
+        if not_modified(document, request.headers.get("if-none-match"),
+                        request.headers.get("if-modified-since")):  # fmt: skip
+            return Response(status_code=304, headers=headers)
+        if encoding != "identity":
+            headers["content-encoding"] = encoding
+        headers["x-content-type-options"] = "nosniff"
+        return Response(body_for(document, encoding), headers=headers, media_type=document.media_type)
+
+
+def _error(status: int, message: str) -> PlainTextResponse:
+    return PlainTextResponse(message + "\n", status_code=status,
+                             headers={"cache-control": "no-store"})  # fmt: skip
+
+
+def _not_loaded() -> Response:
+    return PlainTextResponse("content not loaded yet\n", status_code=503,
+                             headers={"retry-after": "5", "cache-control": "no-store"})  # fmt: skip
+
+
+def _selection(request: Request, kind: Kind, slug: str, settings: Settings) -> Selection:
+    query = request.query_params
+    for name in ALLOWED_QUERY:
+        if len(query.getlist(name)) > 1:
+            raise BadParameter(name, "given more than once")
+    return parse_selection(kind.value, slug, query.get("type"), query.get("limit"), settings)
+
+
+async def feed_route(request: Request) -> Response:
+    service: FeedService = request.app.state.service
+    params = request.path_params
+    try:
+        fmt = Format(params["format"])
+    except ValueError:
+        return _error(404, f"no such feed format: {params['format'][:20]!r} (rss, atom or json)")
+    kind = Kind(params.get("kind", "all"))
+    slug = params.get("slug", "")
+    try:
+        selection = _selection(request, kind, slug, service.settings)
+        snapshot = service.snapshot()
+    except BadParameter as error:
+        return _error(400, f"bad parameter {error}")
+    except NotLoaded:
+        return _not_loaded()
+    if (kind is Kind.TOPIC and slug not in snapshot.topics) or (
+        kind is Kind.PROVIDER and slug not in snapshot.providers
+    ):
+        return _error(404, f"no {kind.value[:-1]} {slug[:100]!r}")
+    now = service.clock()
+    key = (snapshot.generation, snapshot.release_point(now), selection, fmt)
+    document = await service.document(
+        key, lambda: build_feed(snapshot, selection, fmt, service.settings, now)
+    )
+    return service.respond(request, document, cors=True)
+
+
+async def page_route(request: Request) -> Response:
+    service: FeedService = request.app.state.service
+    try:
+        snapshot = service.snapshot()
+    except NotLoaded:
+        return _not_loaded()
+    path = request.url.path
+    now = service.clock()
+    key = (snapshot.generation, snapshot.release_point(now), path)
+    document = await service.document(key, lambda: build_page(snapshot, path, service.settings, now))
+    return service.respond(request, document, cors=path == OPML_PATH)
+
+
+async def healthz(request: Request) -> Response:
+    return PlainTextResponse("ok\n", headers={"cache-control": "no-store"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready once content is loaded; says how much and when, and whether the last
+    reload failed (the last good content is then still served)."""
+    loader: ContentLoader = request.app.state.service.loader
+    body: dict[str, object]
+    if not loader.loaded:
+        body = {"status": "loading", "error": loader.stats.last_error}
+        status = 503
+    else:
+        snapshot = loader.snapshot
+        body = {
+            "status": "ready",
+            "articles": snapshot.counts.articles,
+            "topics": len(snapshot.topics),
+            "providers": len(snapshot.providers),
+            "rejected_files": snapshot.counts.rejected,
+            "loaded_at": snapshot.loaded_at.isoformat(),
+            "generation": snapshot.generation,
+            "last_reload_error": loader.stats.last_error,
+        }
+        status = 200
+    return Response(json.dumps(body), status_code=status, media_type="application/json",
+                    headers={"cache-control": "no-store"})  # fmt: skip
+
+
+async def metrics_route(request: Request) -> Response:
+    service: FeedService = request.app.state.service
+    return Response(service.metrics.exposition(), media_type=METRICS_TYPE,
+                    headers={"cache-control": "no-store"})  # fmt: skip
+
+
+class KindConvertor(Convertor[str]):
+    """Matches the two kinds of feed that have a slug."""
+
+    regex = "topics|providers"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("kind", KindConvertor())
+
+_FEED_METHODS = ["GET", "HEAD"]
+ROUTES = [
+    Route("/feeds/all.{format}", feed_route, methods=_FEED_METHODS),
+    Route("/feeds/{kind:kind}/{slug}.{format}", feed_route, methods=_FEED_METHODS),
+    Route(INDEX_PATH, page_route, methods=_FEED_METHODS),
+    Route(OPML_PATH, page_route, methods=_FEED_METHODS),
+    Route("/healthz", healthz, methods=_FEED_METHODS),
+    Route("/readyz", readyz, methods=_FEED_METHODS),
+    Route("/metrics", metrics_route, methods=_FEED_METHODS),
+]
+
+
+def _route_label(path: str) -> str:
+    """A bounded label for metrics: the route, never the raw path."""
+    if path.startswith("/feeds/"):
+        if path.startswith("/feeds/all."):
+            return "/feeds/all"
+        if path.startswith("/feeds/topics/"):
+            return "/feeds/topics"
+        if path.startswith("/feeds/providers/"):
+            return "/feeds/providers"
+    elif path in ("/", "/opml.xml", "/healthz", "/readyz", "/metrics"):
+        return path
+    return "other"
+
+
+class CountRequests:
+    """ASGI middleware: counts every response by route and status."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def send_counted(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_counted)
+        finally:
+            self.metrics.count_request(_route_label(scope["path"]), status)
+
+
+def create_app(
+    settings: Settings | None = None,
+    loader: ContentLoader | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    watch: bool = True,
+) -> Starlette:
+    """The application over `settings.content`. With `watch`, the content folder
+    is checked for changes every `settings.reload_interval` seconds."""
+    settings = settings or Settings.from_environment()
+    loader = loader or ContentLoader(settings.content, settings.site_url or None, clock=clock)
+    service = FeedService(settings, loader, clock)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        event_loop = asyncio.get_running_loop()
+        # The loader calls back from its own thread; the cache lives on this loop.
+        loader.on_change(lambda _: event_loop.call_soon_threadsafe(service.cache.clear))
+        try:
+            snapshot = await run_in_threadpool(loader.reload)
+            log.info("loaded %s: %d articles, %d topics, %d providers, %d files rejected",
+                     settings.content, snapshot.counts.articles, len(snapshot.topics),
+                     len(snapshot.providers), snapshot.counts.rejected)  # fmt: skip
+        except ContentError as error:
+            log.error("%s; serving nothing until it can be read", error)
+        if watch:
+            loader.watch(settings.reload_interval)
+        try:
+            yield
+        finally:
+            loader.close()
+
+    app = Starlette(routes=ROUTES, lifespan=lifespan)
+    app.state.service = service
+    app.add_middleware(CountRequests, metrics=service.metrics)
+    return app
+
+
+def app_from_environment() -> Starlette:
+    """The factory uvicorn's workers call: settings come from FEEDS_* variables."""
+    return create_app(Settings.from_environment())
