@@ -50,15 +50,18 @@ ALLOWED_QUERY = {"type", "limit"}
 class FeedService:
     """What the routes share: settings, the loader, the render cache, metrics."""
 
-    def __init__(self, settings: Settings, loader: ContentLoader,
-                 clock: Callable[[], datetime]) -> None:  # fmt: skip
+    def __init__(
+        self, settings: Settings, loader: ContentLoader, clock: Callable[[], datetime]
+    ) -> None:
         self.settings = settings
         self.loader = loader
         self.clock = clock
         self.cache = DocumentCache()
         self.metrics = Metrics(loader, self.cache.stats)
-        self.cache_control = (f"public, max-age={settings.max_age}, "
-                              f"stale-while-revalidate={settings.stale_while_revalidate}")  # fmt: skip
+        self.cache_control = (
+            f"public, max-age={settings.max_age}, "
+            f"stale-while-revalidate={settings.stale_while_revalidate}"
+        )
 
     def snapshot(self) -> Snapshot:
         return self.loader.snapshot
@@ -83,23 +86,30 @@ class FeedService:
         if cors:
             headers["access-control-allow-origin"] = "*"
             headers["access-control-expose-headers"] = "ETag, Last-Modified"
-        if not_modified(document, request.headers.get("if-none-match"),
-                        request.headers.get("if-modified-since")):  # fmt: skip
+        if not_modified(
+            document, request.headers.get("if-none-match"), request.headers.get("if-modified-since")
+        ):
             return Response(status_code=304, headers=headers)
         if encoding != "identity":
             headers["content-encoding"] = encoding
         headers["x-content-type-options"] = "nosniff"
-        return Response(body_for(document, encoding), headers=headers, media_type=document.media_type)
+        return Response(
+            body_for(document, encoding), headers=headers, media_type=document.media_type
+        )
 
 
 def _error(status: int, message: str) -> PlainTextResponse:
-    return PlainTextResponse(message + "\n", status_code=status,
-                             headers={"cache-control": "no-store"})  # fmt: skip
+    return PlainTextResponse(
+        message + "\n", status_code=status, headers={"cache-control": "no-store"}
+    )
 
 
 def _not_loaded() -> Response:
-    return PlainTextResponse("content not loaded yet\n", status_code=503,
-                             headers={"retry-after": "5", "cache-control": "no-store"})  # fmt: skip
+    return PlainTextResponse(
+        "content not loaded yet\n",
+        status_code=503,
+        headers={"retry-after": "5", "cache-control": "no-store"},
+    )
 
 
 def _selection(request: Request, kind: Kind, slug: str, settings: Settings) -> Selection:
@@ -147,7 +157,9 @@ async def page_route(request: Request) -> Response:
     path = request.url.path
     now = service.clock()
     key = (snapshot.generation, snapshot.release_point(now), path)
-    document = await service.document(key, lambda: build_page(snapshot, path, service.settings, now))
+    document = await service.document(
+        key, lambda: build_page(snapshot, path, service.settings, now)
+    )
     return service.respond(request, document, cors=path == OPML_PATH)
 
 
@@ -176,14 +188,19 @@ async def readyz(request: Request) -> Response:
             "last_reload_error": loader.stats.last_error,
         }
         status = 200
-    return Response(json.dumps(body), status_code=status, media_type="application/json",
-                    headers={"cache-control": "no-store"})  # fmt: skip
+    return Response(
+        json.dumps(body),
+        status_code=status,
+        media_type="application/json",
+        headers={"cache-control": "no-store"},
+    )
 
 
 async def metrics_route(request: Request) -> Response:
     service: FeedService = request.app.state.service
-    return Response(service.metrics.exposition(), media_type=METRICS_TYPE,
-                    headers={"cache-control": "no-store"})  # fmt: skip
+    return Response(
+        service.metrics.exposition(), media_type=METRICS_TYPE, headers={"cache-control": "no-store"}
+    )
 
 
 class KindConvertor(Convertor[str]):
@@ -267,12 +284,20 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         event_loop = asyncio.get_running_loop()
         # The loader calls back from its own thread; the cache lives on this loop.
-        loader.on_change(lambda _: event_loop.call_soon_threadsafe(service.cache.clear))
+        def clear_cache(_: Snapshot) -> None:
+            event_loop.call_soon_threadsafe(service.cache.clear)
+
+        loader.on_change(clear_cache)
         try:
             snapshot = await run_in_threadpool(loader.reload)
-            log.info("loaded %s: %d articles, %d topics, %d providers, %d files rejected",
-                     settings.content, snapshot.counts.articles, len(snapshot.topics),
-                     len(snapshot.providers), snapshot.counts.rejected)  # fmt: skip
+            log.info(
+                "loaded %s: %d articles, %d topics, %d providers, %d files rejected",
+                settings.content,
+                snapshot.counts.articles,
+                len(snapshot.topics),
+                len(snapshot.providers),
+                snapshot.counts.rejected,
+            )
         except ContentError as error:
             log.error("%s; serving nothing until it can be read", error)
         if watch:

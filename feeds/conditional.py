@@ -55,7 +55,9 @@ def http_date(moment: datetime) -> str:
     return format_datetime(moment, usegmt=True)
 
 
-def not_modified(document: Document, if_none_match: str | None, if_modified_since: str | None) -> bool:
+def not_modified(
+    document: Document, if_none_match: str | None, if_modified_since: str | None
+) -> bool:
     """Whether a GET/HEAD with these headers gets 304 Not Modified.
 
     If-None-Match takes precedence; If-Modified-Since is only looked at without it.

@@ -47,8 +47,9 @@ class Document:
     rendered_in: float = 0.0  # seconds
 
     @classmethod
-    def of(cls, body: bytes, media_type: str, last_modified: datetime | None,
-           rendered_in: float = 0.0) -> Document:  # fmt: skip
+    def of(
+        cls, body: bytes, media_type: str, last_modified: datetime | None, rendered_in: float = 0.0
+    ) -> Document:
         digest = hashlib.blake2b(body, digest_size=12).hexdigest()
         return cls(
             body=body,
@@ -61,8 +62,9 @@ class Document:
         )
 
 
-def build_feed(snapshot: Snapshot, selection: Selection, fmt: Format, settings: Settings,
-               now: datetime) -> Document:  # fmt: skip
+def build_feed(
+    snapshot: Snapshot, selection: Selection, fmt: Format, settings: Settings, now: datetime
+) -> Document:
     """A feed document; raises UnknownFeed for an unknown topic or provider."""
     started = time.perf_counter()
     feed = describe(snapshot, selection, settings, now)
@@ -125,8 +127,12 @@ class DocumentCache:
             self.stats.hits += 1
         return document
 
-    async def get(self, key: Hashable, build: Callable[[], Document],
-                  on_render: Callable[[Document], None] | None = None) -> Document:  # fmt: skip
+    async def get(
+        self,
+        key: Hashable,
+        build: Callable[[], Document],
+        on_render: Callable[[Document], None] | None = None,
+    ) -> Document:
         """The document for `key`, rendering it in a worker thread if needed.
 
         Concurrent requests for a document being rendered wait for that one render.
@@ -149,7 +155,10 @@ class DocumentCache:
             raise
         finally:
             del self._pending[key]
-        if document.body and len(document.body) + len(document.gzip) + len(document.br) < self.max_bytes:
+        if (
+            document.body
+            and len(document.body) + len(document.gzip) + len(document.br) < self.max_bytes
+        ):
             self._documents[key] = document
         future.set_result(document)
         if on_render is not None:

@@ -89,8 +89,9 @@ class Feed:
         return self.feed_urls[fmt]
 
 
-def parse_selection(kind: str, slug: str, type_: str | None, limit: str | None,
-                    settings: Settings) -> Selection:  # fmt: skip
+def parse_selection(
+    kind: str, slug: str, type_: str | None, limit: str | None, settings: Settings
+) -> Selection:
     """A selection from request parameters; BadParameter says which is wrong and why."""
     if type_ is not None and (not type_ or not type_.replace("-", "").isalnum() or len(type_) > 40):
         raise BadParameter("type", "must be a content type such as article or video")
@@ -115,7 +116,11 @@ def describe(snapshot: Snapshot, selection: Selection, settings: Settings, now: 
     provider: Provider | None = None
     if selection.kind is Kind.ALL:
         candidates = snapshot.articles
-        title, description, home = settings.site_title, f"Every article on {settings.site_title}", f"{base}/"
+        title, description, home = (
+            settings.site_title,
+            f"Every article on {settings.site_title}",
+            f"{base}/",
+        )
     elif selection.kind is Kind.TOPIC:
         topic = snapshot.topics.get(selection.slug)
         if topic is None:
@@ -130,7 +135,9 @@ def describe(snapshot: Snapshot, selection: Selection, settings: Settings, now: 
             raise UnknownFeed(f"no provider {selection.slug!r}")
         candidates = snapshot.by_provider.get(provider.slug, ())
         title = f"{provider.name} · {settings.site_title}"
-        description = provider.description or f"Articles from {provider.name} on {settings.site_title}"
+        description = (
+            provider.description or f"Articles from {provider.name} on {settings.site_title}"
+        )
         home = provider.home_url
 
     articles = snapshot.visible(candidates, now)
@@ -177,8 +184,11 @@ def content_html(article: Article) -> str:
         parts.append(article.featured_html)
     elif article.images:
         image = article.images[0]
-        size = "".join(f' {name}="{value}"' for name, value in
-                       (("width", image.width), ("height", image.height)) if value)  # fmt: skip
+        size = "".join(
+            f' {name}="{value}"'
+            for name, value in (("width", image.width), ("height", image.height))
+            if value
+        )
         parts.append(f'<p><img src="{html.escape(image.url)}" alt=""{size}></p>')
     if article.body_html:
         parts.append(article.body_html)
@@ -186,7 +196,9 @@ def content_html(article: Article) -> str:
         entries = []
         for related in article.related:
             source = f" ({html.escape(related.provider_name)})" if related.provider_name else ""
-            entries.append(f'<li><a href="{html.escape(related.url)}">'
-                           f"{html.escape(related.title, quote=False)}</a>{source}</li>")  # fmt: skip
+            entries.append(
+                f'<li><a href="{html.escape(related.url)}">'
+                f"{html.escape(related.title, quote=False)}</a>{source}</li>"
+            )
         parts.append("<h3>Related</h3><ul>" + "".join(entries) + "</ul>")
     return "\n".join(parts)

@@ -152,7 +152,9 @@ class ContentLoader:
             listener(snapshot)
         return snapshot
 
-    def _parse_if_changed(self, relpath: str, path: str, stat_key: StatKey) -> tuple[ParsedFile, bytes]:
+    def _parse_if_changed(
+        self, relpath: str, path: str, stat_key: StatKey
+    ) -> tuple[ParsedFile, bytes]:
         known = self._digests.get(relpath)
         if known is not None and known[0] == stat_key:
             cached = self._parsed.get((relpath, known[1]))
@@ -181,7 +183,9 @@ class ContentLoader:
         try:
             os.listdir(root)
         except OSError as error:
-            raise ContentError(f"{self.root}: cannot read content folder: {error.strerror}") from None
+            raise ContentError(
+                f"{self.root}: cannot read content folder: {error.strerror}"
+            ) from None
         files: dict[str, tuple[str, StatKey]] = {}
         problems: dict[str, Problem] = {}
         for relpath, path, outcome in _walk(root):
@@ -191,12 +195,17 @@ class ContentLoader:
             elif len(files) < MAX_FILES:
                 files[relpath] = (path, outcome)
             else:
-                problems[relpath] = Problem(relpath, f"more than {MAX_FILES} files: not read", kind="limit")
+                problems[relpath] = Problem(
+                    relpath, f"more than {MAX_FILES} files: not read", kind="limit"
+                )
                 files[relpath] = (path, (0, 0, 0, 0))
         taxonomy = tuple(
             (relpath, stat_key)
-            for relpath, _, stat_key in _walk(os.path.join(root, TAXONOMY_DIR), prefix=TAXONOMY_DIR,
-                                              suffixes=(".yaml", ".yml", ".md"))  # fmt: skip
+            for relpath, _, stat_key in _walk(
+                os.path.join(root, TAXONOMY_DIR),
+                prefix=TAXONOMY_DIR,
+                suffixes=(".yaml", ".yml", ".md"),
+            )
             if not isinstance(stat_key, Problem)
         )
         config = _stat_key(os.path.join(root, "_config.yml"))
@@ -218,8 +227,9 @@ class ContentLoader:
         if self._thread is not None:
             return
         self._stop.clear()
-        self._thread = threading.Thread(target=self._watch, args=(interval,), name="feeds-reload",
-                                        daemon=True)  # fmt: skip
+        self._thread = threading.Thread(
+            target=self._watch, args=(interval,), name="feeds-reload", daemon=True
+        )
         self._thread.start()
 
     def _watch(self, interval: float) -> None:
@@ -264,8 +274,11 @@ def _walk(
             entries = sorted(os.scandir(abs_dir), key=lambda e: e.name)
         except OSError as error:
             if rel_dir != prefix:
-                yield rel_dir, abs_dir, Problem(rel_dir, f"cannot read folder: {error.strerror}",
-                                                kind="unreadable")  # fmt: skip
+                yield (
+                    rel_dir,
+                    abs_dir,
+                    Problem(rel_dir, f"cannot read folder: {error.strerror}", kind="unreadable"),
+                )
             continue
         for entry in entries:
             name = entry.name
@@ -278,9 +291,15 @@ def _walk(
                         continue
                     target = os.path.realpath(entry.path)
                     if target != real_root and not target.startswith(real_root + os.sep):
-                        yield relpath, entry.path, Problem(
-                            relpath, "symlink leads outside the content folder: not followed",
-                            kind="symlink")  # fmt: skip
+                        yield (
+                            relpath,
+                            entry.path,
+                            Problem(
+                                relpath,
+                                "symlink leads outside the content folder: not followed",
+                                kind="symlink",
+                            ),
+                        )
                         continue
                     info = os.stat(entry.path)
                 elif entry.is_dir(follow_symlinks=False):
@@ -292,15 +311,24 @@ def _walk(
                 else:
                     info = entry.stat(follow_symlinks=False)
             except OSError as error:
-                yield relpath, entry.path, Problem(relpath, f"cannot read: {error.strerror or error}",
-                                                   kind="unreadable")  # fmt: skip
+                yield (
+                    relpath,
+                    entry.path,
+                    Problem(relpath, f"cannot read: {error.strerror or error}", kind="unreadable"),
+                )
                 continue
             if not stat.S_ISREG(info.st_mode):
                 yield relpath, entry.path, Problem(relpath, "not a regular file", kind="unreadable")
                 continue
             if info.st_size > MAX_FILE_BYTES:
-                yield relpath, entry.path, Problem(
-                    relpath, f"file is {info.st_size} bytes, over the {MAX_FILE_BYTES}-byte limit",
-                    kind="limit")  # fmt: skip
+                yield (
+                    relpath,
+                    entry.path,
+                    Problem(
+                        relpath,
+                        f"file is {info.st_size} bytes, over the {MAX_FILE_BYTES}-byte limit",
+                        kind="limit",
+                    ),
+                )
                 continue
             yield relpath, entry.path, (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)

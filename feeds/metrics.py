@@ -41,32 +41,56 @@ class Metrics(Collector):
         self.requests[(route, status)] += 1
 
     def collect(self) -> Iterator[Metric]:
-        requests = CounterMetricFamily("feeds_http_requests", "HTTP requests by route and status",
-                                       labels=["route", "status"])  # fmt: skip
+        requests = CounterMetricFamily(
+            "feeds_http_requests", "HTTP requests by route and status", labels=["route", "status"]
+        )
         for (route, status), count in sorted(self.requests.items()):
             requests.add_metric([route, str(status)], count)
         yield requests
-        yield CounterMetricFamily("feeds_cache_hits", "Documents served from the render cache",
-                                  value=self._cache_stats.hits)  # fmt: skip
-        yield CounterMetricFamily("feeds_cache_misses", "Documents that had to be rendered",
-                                  value=self._cache_stats.misses)  # fmt: skip
+        yield CounterMetricFamily(
+            "feeds_cache_hits",
+            "Documents served from the render cache",
+            value=self._cache_stats.hits,
+        )
+        yield CounterMetricFamily(
+            "feeds_cache_misses",
+            "Documents that had to be rendered",
+            value=self._cache_stats.misses,
+        )
         stats = self._loader.stats
-        yield CounterMetricFamily("feeds_reloads", "Reloads that produced a new snapshot",
-                                  value=stats.reloads)  # fmt: skip
-        yield CounterMetricFamily("feeds_reload_errors", "Reloads that failed (last good content kept)",
-                                  value=stats.errors)  # fmt: skip
-        yield CounterMetricFamily("feeds_files_parsed", "Content files parsed", value=stats.files_parsed)
+        yield CounterMetricFamily(
+            "feeds_reloads", "Reloads that produced a new snapshot", value=stats.reloads
+        )
+        yield CounterMetricFamily(
+            "feeds_reload_errors",
+            "Reloads that failed (last good content kept)",
+            value=stats.errors,
+        )
+        yield CounterMetricFamily(
+            "feeds_files_parsed", "Content files parsed", value=stats.files_parsed
+        )
         loaded = self._loader.loaded
         snapshot = self._loader.snapshot if loaded else None
-        yield GaugeMetricFamily("feeds_articles_loaded", "Articles in the current snapshot",
-                                value=snapshot.counts.articles if snapshot else 0)  # fmt: skip
-        yield GaugeMetricFamily("feeds_files_rejected", "Content files rejected in the current snapshot",
-                                value=snapshot.counts.rejected if snapshot else 0)  # fmt: skip
-        yield GaugeMetricFamily("feeds_last_reload_timestamp_seconds",
-                                "When the current snapshot was loaded",
-                                value=snapshot.loaded_at.timestamp() if snapshot else 0)  # fmt: skip
-        yield GaugeMetricFamily("feeds_last_reload_duration_seconds", "Duration of the last reload",
-                                value=stats.last_duration)  # fmt: skip
+        yield GaugeMetricFamily(
+            "feeds_articles_loaded",
+            "Articles in the current snapshot",
+            value=snapshot.counts.articles if snapshot else 0,
+        )
+        yield GaugeMetricFamily(
+            "feeds_files_rejected",
+            "Content files rejected in the current snapshot",
+            value=snapshot.counts.rejected if snapshot else 0,
+        )
+        yield GaugeMetricFamily(
+            "feeds_last_reload_timestamp_seconds",
+            "When the current snapshot was loaded",
+            value=snapshot.loaded_at.timestamp() if snapshot else 0,
+        )
+        yield GaugeMetricFamily(
+            "feeds_last_reload_duration_seconds",
+            "Duration of the last reload",
+            value=stats.last_duration,
+        )
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)  # type: ignore[no-any-return]

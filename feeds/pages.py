@@ -34,25 +34,46 @@ class FeedListing:
 def list_feeds(snapshot: Snapshot, settings: Settings, now: datetime) -> list[FeedListing]:
     """Every feed the service serves: all articles, then topics, then providers."""
 
-    def listing(selection: Selection, name: str, description: str, home: str,
-                articles: Sequence[Article]) -> FeedListing:  # fmt: skip
+    def listing(
+        selection: Selection, name: str, description: str, home: str, articles: Sequence[Article]
+    ) -> FeedListing:
         visible = snapshot.visible(articles, now)
         newest = visible[0].published if visible else None
         count = min(len(visible), settings.items)
         return FeedListing(selection, name, description, home, count, newest)
 
     base = settings.base_url
-    rows = [listing(Selection(), f"All articles", f"Every article on {settings.site_title}",
-                    f"{base}/", snapshot.articles)]  # fmt: skip
+    rows = [
+        listing(
+            Selection(),
+            "All articles",
+            f"Every article on {settings.site_title}",
+            f"{base}/",
+            snapshot.articles,
+        )
+    ]
     for topic in snapshot.topics.values():
         parent = snapshot.topics.get(topic.parent) if topic.parent else None
         about = f"{topic.name} (in {parent.name})" if parent else topic.name
-        rows.append(listing(Selection(Kind.TOPIC, topic.slug), topic.name, f"Articles about {about}",
-                            f"{base}/#topic-{topic.slug}", snapshot.by_topic.get(topic.slug, ())))  # fmt: skip
+        rows.append(
+            listing(
+                Selection(Kind.TOPIC, topic.slug),
+                topic.name,
+                f"Articles about {about}",
+                f"{base}/#topic-{topic.slug}",
+                snapshot.by_topic.get(topic.slug, ()),
+            )
+        )
     for provider in snapshot.providers.values():
-        rows.append(listing(Selection(Kind.PROVIDER, provider.slug), provider.name,
-                            provider.description or f"Articles from {provider.name}",
-                            provider.home_url, snapshot.by_provider.get(provider.slug, ())))  # fmt: skip
+        rows.append(
+            listing(
+                Selection(Kind.PROVIDER, provider.slug),
+                provider.name,
+                provider.description or f"Articles from {provider.name}",
+                provider.home_url,
+                snapshot.by_provider.get(provider.slug, ()),
+            )
+        )
     return rows
 
 
@@ -63,11 +84,14 @@ def render_index(snapshot: Snapshot, settings: Settings, now: datetime) -> bytes
     title = html.escape(xml_safe(settings.site_title))
     discovery = [
         f'<link rel="alternate" type="{fmt.media_type.split(";")[0]}" '
-        f'title="{title} ({_FORMAT_NAMES[fmt]})" href="{html.escape(base + Selection().path(fmt))}">'
+        f'title="{title} ({_FORMAT_NAMES[fmt]})" '
+        f'href="{html.escape(base + Selection().path(fmt))}">'
         for fmt in Format
     ]
-    discovery.append(f'<link rel="outline" type="text/x-opml" title="{title} (OPML)" '
-                     f'href="{html.escape(base)}/opml.xml">')  # fmt: skip
+    discovery.append(
+        f'<link rel="outline" type="text/x-opml" title="{title} (OPML)" '
+        f'href="{html.escape(base)}/opml.xml">'
+    )
     sections = [
         _section("Everything", [rows[0]], base),
         _section("Topics", [r for r in rows if r.selection.kind is Kind.TOPIC], base),
@@ -104,21 +128,29 @@ def _section(heading: str, rows: list[FeedListing], base: str) -> str:
         return ""
     body = []
     for row in rows:
-        anchor = f"{row.selection.kind.value.rstrip('s')}-{row.selection.slug}" if row.selection.slug else "all"
+        anchor = (
+            f"{row.selection.kind.value.rstrip('s')}-{row.selection.slug}"
+            if row.selection.slug
+            else "all"
+        )
         links = " ".join(
-            f'<a class="format" href="{html.escape(base + row.selection.path(fmt))}">{_FORMAT_NAMES[fmt]}</a>'
+            f'<a class="format" href="{html.escape(base + row.selection.path(fmt))}">'
+            f"{_FORMAT_NAMES[fmt]}</a>"
             for fmt in Format
         )
-        newest = (f'<time datetime="{row.newest.isoformat()}">{row.newest:%Y-%m-%d}</time>'
-                  if row.newest else "—")  # fmt: skip
+        newest = (
+            f'<time datetime="{row.newest.isoformat()}">{row.newest:%Y-%m-%d}</time>'
+            if row.newest
+            else "—"
+        )
         body.append(
             f'<tr id="{html.escape(anchor)}"><th scope="row"><a href="{html.escape(row.home_url)}">'
             f"{html.escape(row.name)}</a><small>{html.escape(row.description)}</small></th>"
             f'<td class="count">{row.count}</td><td>{newest}</td><td>{links}</td></tr>'
         )
     return (
-        f"<section><h2>{heading}</h2><table><thead><tr><th scope=\"col\">Feed</th>"
-        f"<th scope=\"col\">Items</th><th scope=\"col\">Newest</th><th scope=\"col\">Subscribe</th>"
+        f'<section><h2>{heading}</h2><table><thead><tr><th scope="col">Feed</th>'
+        f'<th scope="col">Items</th><th scope="col">Newest</th><th scope="col">Subscribe</th>'
         f"</tr></thead><tbody>{''.join(body)}</tbody></table></section>"
     )
 
@@ -149,16 +181,18 @@ def render_opml(snapshot: Snapshot, settings: Settings, now: datetime) -> bytes:
     newest = max((row.newest for row in rows if row.newest), default=EPOCH)
 
     def outline(row: FeedListing) -> str:
-        return (f"<outline type=\"rss\" text={quoteattr(xml_safe(row.name))} "
-                f"title={quoteattr(xml_safe(row.name))} "
-                f"description={quoteattr(xml_safe(row.description))} "
-                f"xmlUrl={quoteattr(base + row.selection.path(Format.RSS))} "
-                f"htmlUrl={quoteattr(row.home_url)}/>")  # fmt: skip
+        return (
+            f'<outline type="rss" text={quoteattr(xml_safe(row.name))} '
+            f"title={quoteattr(xml_safe(row.name))} "
+            f"description={quoteattr(xml_safe(row.description))} "
+            f"xmlUrl={quoteattr(base + row.selection.path(Format.RSS))} "
+            f"htmlUrl={quoteattr(row.home_url)}/>"
+        )
 
     groups = []
     for label, kind in (("Topics", Kind.TOPIC), ("Providers", Kind.PROVIDER)):
         outlines = "\n".join("    " + outline(r) for r in rows if r.selection.kind is kind)
-        groups.append(f"  <outline text=\"{label}\" title=\"{label}\">\n{outlines}\n  </outline>")
+        groups.append(f'  <outline text="{label}" title="{label}">\n{outlines}\n  </outline>')
     document = f"""<?xml version="1.0" encoding="UTF-8"?>
 <opml version="2.0">
 <head>

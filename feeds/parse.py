@@ -47,7 +47,9 @@ MAX_BODY_CHARS = 512 * 1024
 # Removing its line before YAML sees it keeps it out of memory altogether (and
 # skips the largest scalar in most files). A `secured` written any other way
 # (block scalar, flow mapping) is still dropped right after parsing.
-_SECURED_LINE = re.compile(r"""^secured:[ \t]*(?:"[^"\n]*"|'[^'\n]*'|[^\s"'|>&*!][^\n]*)?[ \t]*$""", re.M)
+_SECURED_LINE = re.compile(
+    r"""^secured:[ \t]*(?:"[^"\n]*"|'[^'\n]*'|[^\s"'|>&*!][^\n]*)?[ \t]*$""", re.M
+)
 _JEKYLL_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})-")
 
 
@@ -93,20 +95,24 @@ def parse_file(relpath: str, data: bytes, site_url: str | None = None) -> Parsed
     """Parse one article file's bytes. `relpath` names it in every problem;
     site-relative image URLs resolve against `site_url`."""
 
-    def reject(reason: str, field: str | None = None, line: int | None = None,
-               kind: str = "invalid") -> ParsedFile:  # fmt: skip
+    def reject(
+        reason: str, field: str | None = None, line: int | None = None, kind: str = "invalid"
+    ) -> ParsedFile:
         return ParsedFile(problems=(Problem(relpath, reason, field, line, kind=kind),))
 
     if len(data) > MAX_FILE_BYTES:
-        return reject(f"file is {len(data)} bytes, over the {MAX_FILE_BYTES}-byte limit",
-                      kind="limit")  # fmt: skip
+        return reject(
+            f"file is {len(data)} bytes, over the {MAX_FILE_BYTES}-byte limit", kind="limit"
+        )
     if b"\x00" in data:
         return reject("binary file (contains NUL bytes)", kind="unreadable")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        return reject(f"not valid UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start})",
-                      kind="unreadable")  # fmt: skip
+        return reject(
+            f"not valid UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start})",
+            kind="unreadable",
+        )
     try:
         front, body, body_line = split_front_matter(text)
     except ValueError as error:
@@ -127,8 +133,11 @@ def parse_file(relpath: str, data: bytes, site_url: str | None = None) -> Parsed
     problems: list[Problem] = []
 
     def warn(field: str, reason: str) -> None:
-        problems.append(Problem(relpath, reason, field, _line_of(front, field),
-                                Severity.WARNING, kind="repaired"))  # fmt: skip
+        problems.append(
+            Problem(
+                relpath, reason, field, _line_of(front, field), Severity.WARNING, kind="repaired"
+            )
+        )
 
     try:
         article, hidden = _build_article(relpath, fields, body, site_url, warn)
@@ -136,9 +145,16 @@ def parse_file(relpath: str, data: bytes, site_url: str | None = None) -> Parsed
         line = _line_of(front, error.field.split(".")[0].split("[")[0])
         return ParsedFile(problems=(Problem(relpath, error.reason, error.field, line),))
     if article is None:
-        return ParsedFile(problems=(Problem(
-            relpath, "no publishedDateTime and no YYYY-MM-DD- prefix in the file name",
-            "publishedDateTime", kind="undated"),))  # fmt: skip
+        return ParsedFile(
+            problems=(
+                Problem(
+                    relpath,
+                    "no publishedDateTime and no YYYY-MM-DD- prefix in the file name",
+                    "publishedDateTime",
+                    kind="undated",
+                ),
+            )
+        )
     if hidden:
         return ParsedFile(hidden_id=article.id, problems=tuple(problems))
     return ParsedFile(article=article, problems=tuple(problems))
@@ -226,8 +242,15 @@ def canonical_url(url: str) -> str:
 
 
 def _kind(value: object) -> str:
-    names = {dict: "a mapping", list: "a list", str: "a string", bool: "true/false",
-             int: "a number", float: "a number", type(None): "empty"}  # fmt: skip
+    names = {
+        dict: "a mapping",
+        list: "a list",
+        str: "a string",
+        bool: "true/false",
+        int: "a number",
+        float: "a number",
+        type(None): "empty",
+    }
     return names.get(type(value), type(value).__name__)
 
 
@@ -292,8 +315,11 @@ def _date(fields: dict[Any, Any], name: str) -> datetime | None:
             raise FieldError(name, f"not a date: {value[:40]!r}") from None
     else:
         raise FieldError(name, f"must be a date, not {_kind(value)}: {str(value)[:40]!r}")
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    if not 1900 <= moment.year <= 9999:
+    try:
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise FieldError(name, f"out of range: {str(value)[:40]!r}") from None
+    if not 1900 <= moment.year <= 9998:
         raise FieldError(name, f"year {moment.year} is out of range")
     return moment
 
@@ -303,7 +329,8 @@ def _date_from_filename(relpath: str) -> datetime | None:
     if not match:
         return None
     try:
-        return datetime(*map(int, match.groups()), tzinfo=UTC)
+        year, month, day = map(int, match.groups())
+        return datetime(year, month, day, tzinfo=UTC)
     except ValueError:
         return None
 
@@ -321,8 +348,9 @@ def _images(
     images: list[Image] = []
     for index, item in enumerate(value[: MAX_IMAGES * 2]):
         image = parse_image(item, base_url=site_url)
-        if image is None and not _site_relative(item):  # those need a site URL, not a fix
-            warn(f"{name}[{index}]", "not an image with an absolute http(s) url: dropped")
+        if image is None:
+            if not _site_relative(item):  # those need a site URL, not a fix in the file
+                warn(f"{name}[{index}]", "not an image with an absolute http(s) url: dropped")
         elif image.url not in {seen.url for seen in images}:
             images.append(image)
     return tuple(images[:MAX_IMAGES])
@@ -378,7 +406,9 @@ def _provider(
     return Provider(slug=slug, name=name or domain, domain=domain or slug, images=images)
 
 
-def _related(value: object, own_url: str | None, warn: Callable[[str, str], None]) -> tuple[RelatedItem, ...]:
+def _related(
+    value: object, own_url: str | None, warn: Callable[[str, str], None]
+) -> tuple[RelatedItem, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
@@ -406,12 +436,14 @@ def _related(value: object, own_url: str | None, warn: Callable[[str, str], None
             published = _date(entry, "publishedDateTime")
         except FieldError:
             published = None
-        items.append(RelatedItem(
-            title=truncate(plain_text(title), MAX_TITLE_CHARS) or url,
-            url=url,
-            provider_name=plain_text(provider_name) if isinstance(provider_name, str) else "",
-            published=published,
-        ))  # fmt: skip
+        items.append(
+            RelatedItem(
+                title=truncate(plain_text(title), MAX_TITLE_CHARS) or url,
+                url=url,
+                provider_name=plain_text(provider_name) if isinstance(provider_name, str) else "",
+                published=published,
+            )
+        )
     return tuple(items)
 
 

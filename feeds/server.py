@@ -18,8 +18,9 @@ def run_server(settings: Settings) -> int:
     # Worker processes build their app from the environment: hand the settings over.
     for spec in fields(settings):
         os.environ[f"FEEDS_{spec.name.upper()}"] = str(getattr(settings, spec.name))
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     uvicorn.run(
         "feeds.app:app_from_environment",
         factory=True,

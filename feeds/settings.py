@@ -22,23 +22,35 @@ class Settings:
     content: str = field(default_factory=_default_content, metadata={"help": "content folder"})
     host: str = field(default="127.0.0.1", metadata={"help": "address to listen on"})
     port: int = field(default=8000, metadata={"help": "port to listen on"})
-    base_url: str = field(default="", metadata={
-        "help": "public URL the feeds are reached at (default: http://HOST:PORT)"})  # fmt: skip
+    base_url: str = field(
+        default="",
+        metadata={"help": "public URL the feeds are reached at (default: http://HOST:PORT)"},
+    )
     workers: int = field(default=1, metadata={"help": "worker processes"})
-    site_title: str = field(default="Feeds", metadata={"help": "title of the site and its main feed"})
-    site_url: str = field(default="", metadata={
-        "help": "URL that site-relative image URLs in the content resolve against "
-                "(default: url + baseurl of the content's _config.yml)"})  # fmt: skip
+    site_title: str = field(
+        default="Feeds", metadata={"help": "title of the site and its main feed"}
+    )
+    site_url: str = field(
+        default="",
+        metadata={
+            "help": "URL that site-relative image URLs in the content resolve against "
+            "(default: url + baseurl of the content's _config.yml)"
+        },
+    )
     language: str = field(default="en", metadata={"help": "language of the feeds"})
     items: int = field(default=50, metadata={"help": "items in a feed"})
     max_limit: int = field(default=200, metadata={"help": "largest limit= a request may ask for"})
-    max_feed_bytes: int = field(default=512 * 1024, metadata={
-        "help": "size budget of one feed document; older items are trimmed to fit"})  # fmt: skip
+    max_feed_bytes: int = field(
+        default=512 * 1024,
+        metadata={"help": "size budget of one feed document; older items are trimmed to fit"},
+    )
     max_age: int = field(default=300, metadata={"help": "Cache-Control max-age of feeds, seconds"})
-    stale_while_revalidate: int = field(default=3600, metadata={
-        "help": "Cache-Control stale-while-revalidate of feeds, seconds"})  # fmt: skip
-    reload_interval: float = field(default=1.0, metadata={
-        "help": "seconds between checks of the content folder for changes"})  # fmt: skip
+    stale_while_revalidate: int = field(
+        default=3600, metadata={"help": "Cache-Control stale-while-revalidate of feeds, seconds"}
+    )
+    reload_interval: float = field(
+        default=1.0, metadata={"help": "seconds between checks of the content folder for changes"}
+    )
     log_level: str = field(default="info", metadata={"help": "debug, info, warning or error"})
 
     def __post_init__(self) -> None:
@@ -48,7 +60,9 @@ class Settings:
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    def from_environment(
+        cls, environ: Mapping[str, str] | None = None, **overrides: Any
+    ) -> Settings:
         """Defaults, then FEEDS_<NAME> variables, then `overrides` (not None)."""
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
@@ -63,9 +77,13 @@ class Settings:
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         for spec in fields(cls):
             option = "--" + spec.name.replace("_", "-")
-            parser.add_argument(option, dest=spec.name, default=None,
-                                type=_PARSERS.get(str(spec.type), str),
-                                help=f"{spec.metadata.get('help', '')} [FEEDS_{spec.name.upper()}]")  # fmt: skip
+            parser.add_argument(
+                option,
+                dest=spec.name,
+                default=None,
+                type=_PARSERS.get(str(spec.type), str),
+                help=f"{spec.metadata.get('help', '')} [FEEDS_{spec.name.upper()}]",
+            )
 
     @classmethod
     def from_arguments(cls, arguments: argparse.Namespace) -> Settings:

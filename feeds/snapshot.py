@@ -106,9 +106,15 @@ def build_snapshot(
         key = article.canonical_url or article.id
         first = winner_of.get(key)
         if first is not None:
-            problems.append(Problem(
-                article.source, f"the same story as {first.source} (same URL); the newer file wins",
-                "webUrl", severity=Severity.WARNING, kind="duplicate"))  # fmt: skip
+            problems.append(
+                Problem(
+                    article.source,
+                    f"the same story as {first.source} (same URL); the newer file wins",
+                    "webUrl",
+                    severity=Severity.WARNING,
+                    kind="duplicate",
+                )
+            )
             continue
         winner_of[key] = article
         articles.append(article)
@@ -151,8 +157,12 @@ def build_snapshot(
     problems.sort(key=lambda p: (p.path, p.line or 0, p.field or "", p.reason))
     return Snapshot(
         articles=tuple(articles),
-        topics=MappingProxyType(dict(sorted(topics.items(), key=lambda kv: (kv[1].name.casefold(), kv[0])))),
-        providers=MappingProxyType(dict(sorted(providers.items(), key=lambda kv: (kv[1].name.casefold(), kv[0])))),
+        topics=MappingProxyType(
+            dict(sorted(topics.items(), key=lambda kv: (kv[1].name.casefold(), kv[0])))
+        ),
+        providers=MappingProxyType(
+            dict(sorted(providers.items(), key=lambda kv: (kv[1].name.casefold(), kv[0])))
+        ),
         by_topic=MappingProxyType({slug: tuple(items) for slug, items in by_topic.items()}),
         by_provider=MappingProxyType({slug: tuple(items) for slug, items in by_provider.items()}),
         by_type=MappingProxyType({kind: tuple(items) for kind, items in sorted(by_type.items())}),

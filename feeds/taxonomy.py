@@ -46,7 +46,9 @@ def load_taxonomy(root: Path, site_url: str | None) -> Taxonomy:
         topics[slug] = Topic(
             slug=slug,
             name=name or slug,
-            keywords=tuple(str(k) for k in _list(fields.get("keywords")) if isinstance(k, (str, int))),
+            keywords=tuple(
+                str(k) for k in _list(fields.get("keywords")) if isinstance(k, (str, int))
+            ),
             images=_images(fields.get("images"), site_url),
         )
 
@@ -85,12 +87,18 @@ def site_url_from_config(root: Path) -> str | None:
     return config["url"].rstrip("/") + "/" + base.strip("/") if base else config["url"].rstrip("/")
 
 
-def _entries(folder: Path, root: Path, problems: list[Problem]) -> list[tuple[Path, dict[str, Any]]]:
+def _entries(
+    folder: Path, root: Path, problems: list[Problem]
+) -> list[tuple[Path, dict[str, Any]]]:
     if not folder.is_dir():
         return []
     entries = []
     for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or path.suffix not in (".yaml", ".yml", ".md") or not path.is_file():
+        if (
+            path.name.startswith(".")
+            or path.suffix not in (".yaml", ".yml", ".md")
+            or not path.is_file()
+        ):
             continue
         relpath = path.relative_to(root).as_posix()
         try:

@@ -46,7 +46,9 @@ class EntryLinks(BaseEntryExtension):  # type: ignore[misc]
 def new_generator(feed: Feed) -> FeedGenerator:
     """A generator with the feed-level fields every format of feedgen's shares."""
     generator = FeedGenerator()
-    generator.id(feed.base_url + feed.selection.path(Format.ATOM).split("?")[0].removesuffix(".atom"))
+    generator.id(
+        feed.base_url + feed.selection.path(Format.ATOM).split("?")[0].removesuffix(".atom")
+    )
     generator.title(xml_safe(feed.title) or "Feed")
     generator.description(xml_safe(feed.description) or xml_safe(feed.title) or "Feed")
     generator.language(feed.language)

@@ -34,8 +34,7 @@ def _add_entry(generator: FeedGenerator, item: FeedItem, feed: Feed) -> None:
     if item.provider:
         entry.author(name=item.provider.name, uri=item.provider.home_url)
     for topic in item.topics:
-        entry.category(term=topic.slug, label=topic.name,
-                       scheme=f"{feed.base_url}/feeds/topics/")  # fmt: skip
+        entry.category(term=topic.slug, label=topic.name, scheme=f"{feed.base_url}/feeds/topics/")
     links: EntryLinks = entry.links
     if article.url:
         links.add(article.url, "alternate", type="text/html")

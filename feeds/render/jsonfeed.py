@@ -55,14 +55,17 @@ def _item(item: FeedItem) -> dict[str, Any]:
     if item.topics:
         entry["tags"] = [topic.name for topic in item.topics]
     if article.images:
-        entry["attachments"] = [{"url": image.url, "mime_type": image.media_type}
-                                for image in article.images]  # fmt: skip
+        entry["attachments"] = [
+            {"url": image.url, "mime_type": image.media_type} for image in article.images
+        ]
     if article.related:
         # Extension objects must be objects (spec §"Extensions"), hence {"items": [...]}.
-        entry["_related"] = {"items": [
-            {"title": related.title, "url": related.url}
-            | ({"provider": related.provider_name} if related.provider_name else {})
-            | ({"date_published": _date(related.published)} if related.published else {})
-            for related in article.related
-        ]}  # fmt: skip
+        entry["_related"] = {
+            "items": [
+                {"title": related.title, "url": related.url}
+                | ({"provider": related.provider_name} if related.provider_name else {})
+                | ({"date_published": _date(related.published)} if related.published else {})
+                for related in article.related
+            ]
+        }
     return entry

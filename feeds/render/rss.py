@@ -44,5 +44,11 @@ def _add_item(generator: object, item: FeedItem, feed: Feed) -> None:
         entry.enclosure(url=first.url, length="0", type=first.media_type)  # one per item
         for image in article.images:
             if image.width and image.height:
-                entry.media.content(url=image.url, medium="image", type=image.media_type,
-                                    width=str(image.width), height=str(image.height), group=None)  # fmt: skip
+                entry.media.content(
+                    url=image.url,
+                    medium="image",
+                    type=image.media_type,
+                    width=str(image.width),
+                    height=str(image.height),
+                    group=None,
+                )
