@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -24,6 +25,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="serve the feeds over HTTP")
     Settings.add_arguments(serve)
 
+    build = commands.add_parser(
+        "build", help="write every feed, the index page and OPML to a folder, as served"
+    )
+    build.add_argument("--out", required=True, metavar="DIR", help="folder to write to")
+    build.add_argument("--gzip", action="store_true", help="also write FILE.gz beside each file")
+    build.add_argument("--brotli", action="store_true", help="also write FILE.br beside each file")
+    Settings.add_arguments(build)
+
     arguments = parser.parse_args(argv)
     if arguments.command == "check":
         return run_check(arguments.content)
@@ -31,6 +40,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from feeds.server import run_server
 
         return run_server(Settings.from_arguments(arguments))
+    if arguments.command == "build":
+        given = bool(arguments.base_url or os.environ.get("FEEDS_BASE_URL"))
+        settings = Settings.from_arguments(arguments)
+        return run_build(settings, arguments.out, gzip=arguments.gzip, brotli=arguments.brotli,
+                         base_url_given=given)  # fmt: skip
     parser.error(f"unknown command {arguments.command}")
     return 2
 
@@ -61,6 +75,63 @@ def run_check(content: str | None) -> int:
     for problem in snapshot.problems:
         print(problem)
     return 1 if counts.rejected else 0
+
+
+def run_build(settings: Settings, out: str, *, gzip: bool = False, brotli: bool = False,
+              base_url_given: bool = True) -> int:  # fmt: skip
+    """Export every published document to `out`; rewrite only what changed.
+
+    A progress bar on a terminal, one summary line otherwise. Exit 0 when done,
+    1 when the export failed (the previous one is then intact), 2 when the
+    content folder cannot be read.
+    """
+    from datetime import UTC, datetime
+
+    from feeds.export import ExportError, export
+
+    logging.disable(logging.WARNING)  # rejected files are counted below; `feeds check` lists them
+    bar = None
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(desc=f"loading {settings.content}", file=sys.stderr, leave=False,
+                   bar_format="{desc} {elapsed}")  # fmt: skip
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            if bar.total != total:
+                bar.bar_format = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}]"
+                bar.set_description("rendering", refresh=False)
+                bar.reset(total=total)
+            bar.update(done - bar.n)
+
+    now = datetime.now(UTC)  # one instant for the whole export
+    try:
+        loader = ContentLoader(settings.content, settings.site_url or None, clock=lambda: now)
+        snapshot = loader.reload()
+        result = export(snapshot, settings, out, now, gzip=gzip, brotli=brotli, progress=progress)
+    except ContentError as error:
+        print(f"feeds build: {error}", file=sys.stderr)
+        return 2
+    except ExportError as error:
+        print(f"feeds build: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("feeds build: interrupted; the previous export is intact", file=sys.stderr)
+        return 130
+    finally:
+        if bar is not None:
+            bar.close()
+    for reason in result.skipped:
+        print(f"feeds build: skipped {reason}", file=sys.stderr)
+    if snapshot.counts.rejected:
+        print(f"feeds build: {snapshot.counts.rejected} files rejected and left out; "
+              f"`feeds check {settings.content}` says why", file=sys.stderr)  # fmt: skip
+    if not base_url_given:
+        print(f"feeds build: no --base-url given; links point at {settings.base_url}",
+              file=sys.stderr)  # fmt: skip
+    print(result.summary())
+    return 0
 
 
 if __name__ == "__main__":

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import multiprocessing
 import os
 import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +33,9 @@ from feeds.taxonomy import TAXONOMY_DIR, load_taxonomy, site_url_from_config
 log = logging.getLogger("feeds.loader")
 
 MAX_FILES = 500_000  # a folder with more article files than this is cut (and says so)
+# A first load of a large folder parses on every core; small reloads stay in-process.
+PARALLEL_PARSE_MIN_FILES = 2000
+MAX_PARSE_PROCESSES = 8
 
 # What tells that a file may have changed without reading it.
 StatKey = tuple[int, int, int, int]  # device, inode, size, mtime in ns
@@ -122,28 +128,50 @@ class ContentLoader:
     def _reload(self) -> Snapshot:
         scan = self._scan()
         if scan.taxonomy_key != self._taxonomy_key:
-            self._site_url = self.site_url or site_url_from_config(Path(scan.root))
+            site_url = self.site_url or site_url_from_config(Path(scan.root))
+            if site_url != self._site_url:
+                self._parsed.clear()  # image URLs resolved against the old site URL
+                self._site_url = site_url
             self._taxonomy = load_taxonomy(Path(scan.root), self._site_url)
             self._taxonomy_key = scan.taxonomy_key
 
-        results: list[ParsedFile] = []
-        keys: list[tuple[str, bytes]] = []
-        for relpath, (path, stat_key) in sorted(scan.files.items()):
+        results: dict[str, ParsedFile] = {}
+        keys: dict[str, bytes] = {}  # relpath -> content digest: what the snapshot is made of
+        changed: list[_Work] = []  # files whose stat changed: read them, parse if the bytes did
+        for relpath, (path, stat_key) in scan.files.items():
             if relpath in scan.problems:
-                results.append(ParsedFile(problems=(scan.problems[relpath],)))
-                keys.append((relpath, b"!" + scan.problems[relpath].reason.encode()))
+                results[relpath] = ParsedFile(problems=(scan.problems[relpath],))
+                keys[relpath] = b"!" + scan.problems[relpath].reason.encode()
                 continue
-            result, digest = self._parse_if_changed(relpath, path, stat_key)
-            results.append(result)
-            keys.append((relpath, digest))
+            known = self._digests.get(relpath)
+            cached = self._parsed.get((relpath, known[1])) if known else None
+            if known is not None and known[0] == stat_key and cached is not None:
+                results[relpath], keys[relpath] = cached, known[1]
+            else:
+                previous = known[1] if known is not None and cached is not None else None
+                changed.append((relpath, path, stat_key, previous))
+        for relpath, stat_key, digest, parsed in self._read_and_parse(changed):
+            keys[relpath] = digest
+            if parsed is None:  # same bytes as the cached parse (a touch, a symlink swap)
+                parsed = self._parsed[(relpath, digest)]
+            elif not digest.startswith(b"!"):  # an unreadable file is tried again next time
+                self._parsed[(relpath, digest)] = parsed
+                self._digests[relpath] = (stat_key, digest)
+                self.stats.files_parsed += 1
+            results[relpath] = parsed
         for relpath in self._digests.keys() - scan.files.keys():
             del self._digests[relpath]  # vanished: forget it
 
-        fingerprint = (tuple(keys), scan.taxonomy_key)
+        fingerprint = (tuple(sorted(keys.items())), scan.taxonomy_key)
         if self._snapshot is not None and fingerprint == self._fingerprint:
             return self._snapshot
         generation = self._snapshot.generation + 1 if self._snapshot else 1
-        snapshot = build_snapshot(results, self._taxonomy, self.clock(), generation)
+        snapshot = build_snapshot(
+            (results[relpath] for relpath in sorted(results)),
+            self._taxonomy,
+            self.clock(),
+            generation,
+        )
         self._fingerprint = fingerprint
         self._snapshot = snapshot  # the atomic swap: readers see the old or the new one
         self.stats.reloads += 1
@@ -152,29 +180,24 @@ class ContentLoader:
             listener(snapshot)
         return snapshot
 
-    def _parse_if_changed(
-        self, relpath: str, path: str, stat_key: StatKey
-    ) -> tuple[ParsedFile, bytes]:
-        known = self._digests.get(relpath)
-        if known is not None and known[0] == stat_key:
-            cached = self._parsed.get((relpath, known[1]))
-            if cached is not None:
-                return cached, known[1]
+    def _read_and_parse(self, work: list[_Work]) -> list[_Done]:
+        """Read, hash and (if the bytes changed) parse files; on every core when
+        there are enough to pay for starting the processes."""
+        workers = min(os.cpu_count() or 1, MAX_PARSE_PROCESSES)
+        if len(work) < PARALLEL_PARSE_MIN_FILES or workers < 2:
+            return _read_and_parse(work, self._site_url)
+        chunk = max(64, len(work) // (workers * 8))
+        batches = [work[start : start + chunk] for start in range(0, len(work), chunk)]
         try:
-            with open(path, "rb") as handle:
-                data = handle.read(MAX_FILE_BYTES + 1)
-        except OSError as error:
-            problem = Problem(relpath, f"cannot read: {error.strerror or error}", kind="unreadable")
-            # Not cached: a file that cannot be read now may be readable on the next scan.
-            return ParsedFile(problems=(problem,)), b"!unreadable"
-        digest = hashlib.blake2b(data, digest_size=16).digest()
-        self._digests[relpath] = (stat_key, digest)
-        cached = self._parsed.get((relpath, digest))
-        if cached is None:
-            cached = parse_file(relpath, data, self._site_url)
-            self._parsed[(relpath, digest)] = cached
-            self.stats.files_parsed += 1
-        return cached, digest
+            # forkserver: clean children, never a fork of this threaded process.
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["feeds.parse"])
+            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                done = pool.map(_read_and_parse, batches, [self._site_url] * len(batches))
+                return [result for batch in done for result in batch]
+        except (BrokenProcessPool, OSError) as error:  # no processes to be had: do it here
+            log.warning("parsing in one process: %s", error)
+            return _read_and_parse(work, self._site_url)
 
     def _scan(self) -> _Scan:
         root = os.path.realpath(self.root)  # follows a symlink swapped by git-sync
@@ -246,6 +269,28 @@ class ContentLoader:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+
+
+# A file to look at: relpath, path, stat key, digest of the bytes already parsed (if any).
+_Work = tuple[str, str, StatKey, bytes | None]
+# What came of it: relpath, stat key, digest, parse (None: same bytes as before).
+_Done = tuple[str, StatKey, bytes, ParsedFile | None]
+
+
+def _read_and_parse(work: list[_Work], site_url: str | None) -> list[_Done]:
+    done: list[_Done] = []
+    for relpath, path, stat_key, previous in work:
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_FILE_BYTES + 1)
+        except OSError as error:
+            problem = Problem(relpath, f"cannot read: {error.strerror or error}", kind="unreadable")
+            done.append((relpath, stat_key, b"!unreadable", ParsedFile(problems=(problem,))))
+            continue
+        digest = hashlib.blake2b(data, digest_size=16).digest()
+        parsed = None if digest == previous else parse_file(relpath, data, site_url)
+        done.append((relpath, stat_key, digest, parsed))
+    return done
 
 
 def _stat_key(path: str) -> StatKey | None:

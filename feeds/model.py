@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
+from feeds.text import markdown_to_html, sanitize_html
+
 
 @dataclass(frozen=True, slots=True)
 class Image:
@@ -72,10 +74,25 @@ class Article:
     topics: tuple[str, ...] = ()  # topic names as the file gives them
     images: tuple[Image, ...] = ()
     related: tuple[RelatedItem, ...] = ()
-    featured_html: str = ""  # sanitized embed (e.g. a video iframe)
-    body_html: str = ""  # sanitized HTML of the body
+    featured: str = ""  # featuredContent as written: an HTML embed (e.g. a video iframe)
+    body: str = ""  # the body as written
+    body_is_html: bool = False  # HTML (a .html file) rather than Markdown
     duration: str = ""  # ISO-8601 duration of a video or course, e.g. PT15M
     canonical_url: str = ""  # duplicate detection key; "" when the article has no URL
+
+    # The HTML is made when a feed first shows the article, not when it loads:
+    # a load touches every article, a feed only its newest few.
+    @property
+    def featured_html(self) -> str:
+        """The embed, sanitized; only iframes from allow-listed video hosts survive."""
+        return sanitize_html(self.featured) if self.featured else ""
+
+    @property
+    def body_html(self) -> str:
+        """The body as sanitized HTML."""
+        if not self.body:
+            return ""
+        return sanitize_html(self.body) if self.body_is_html else markdown_to_html(self.body)
 
 
 class Severity(Enum):

@@ -21,9 +21,7 @@ from feeds.model import Article, Image, Problem, Provider, RelatedItem, Severity
 from feeds.text import (
     image_media_type,
     is_web_url,
-    markdown_to_html,
     plain_text,
-    sanitize_html,
     slugify,
     truncate,
     xml_safe,
@@ -200,9 +198,6 @@ def _build_article(
         warn("topics", f"{len(topics)} topics: only the first {MAX_TOPICS} kept")
         topics = topics[:MAX_TOPICS]
 
-    suffix = relpath.rsplit(".", 1)[-1].lower()
-    body = body[:MAX_BODY_CHARS]
-    body_html = sanitize_html(body) if suffix == "html" else markdown_to_html(body)
 
     article = Article(
         id=article_id,
@@ -217,9 +212,10 @@ def _build_article(
         topics=tuple(topics),
         images=_images(fields, "images", site_url, warn),
         related=_related(fields.get("related"), url, warn),
-        featured_html=sanitize_html(_string(fields, "featuredContent") or ""),
-        body_html=body_html,
-        duration=_string(fields, "length") or "",
+        featured=_string(fields, "featuredContent") or "",
+        body=body[:MAX_BODY_CHARS].strip(),
+        body_is_html=relpath.lower().endswith(".html"),
+        duration=xml_safe(_string(fields, "length") or "")[:40],
         canonical_url=canonical,
     )
     return article, hidden
@@ -259,7 +255,7 @@ def _string(fields: dict[Any, Any], name: str, value: object = None) -> str | No
     if value is None:
         return None
     if isinstance(value, str):
-        return xml_safe(value)
+        return value  # made XML-safe where it is used: plain_text, sanitize_html, URL checks
     if isinstance(value, (int, float, date)) and not isinstance(value, bool):
         return str(value)  # YAML reads `title: 1984` as a number
     raise FieldError(name, f"must be text, not {_kind(value)}")

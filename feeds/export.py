@@ -1,0 +1,415 @@
+"""The static export: every document the service publishes, written to a folder.
+
+`export()` writes each path of `published_paths()` to the file of the same path
+(`/feeds/all.rss` -> `OUT/feeds/all.rss`, `/` -> `OUT/index.html`), with the bytes
+of `build_feed` / `build_page`: the very code the HTTP routes call, at one `now`
+for the whole export, so a file is byte-for-byte what the server would send.
+
+Design notes:
+
+- Incremental. A file whose bytes did not change is not touched (it keeps its
+  mtime), so a sync to a bucket uploads only what changed.
+- Ownership. `OUT/.feeds-manifest.json` lists every file the export wrote. Only
+  files listed there are ever deleted (a feed whose topic or provider is gone);
+  anything else in the folder is left alone, and a manifest entry that would
+  lead out of the folder is ignored.
+- All or nothing. Every changed file is first written in full to a temporary
+  file in its own folder and fsynced; only when all of them are on disk are
+  they renamed into place (`os.replace`, atomic on POSIX), so a reader never
+  sees half a feed, and a failure while writing (disk full, no permission)
+  leaves the previous export as it was. Should a rename itself fail, the files
+  already renamed get their previous bytes back. Before the renames, the
+  manifest is extended to every file that may exist afterwards, so even a
+  killed export never leaves a file that a later one would not own.
+- One export at a time per folder: an exclusive `flock` on the folder itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import secrets
+import stat
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+
+from feeds.documents import INDEX_PATH, Document, build_feed, build_page, published_paths
+from feeds.errors import FeedsError
+from feeds.feed import Kind
+from feeds.settings import Settings
+from feeds.snapshot import Snapshot
+
+MANIFEST_NAME = ".feeds-manifest.json"
+MANIFEST_VERSION = 1
+INDEX_FILE = "index.html"
+TEMP_SUFFIX = ".feeds-tmp"  # temporary files: `.NAME.RANDOM.feeds-tmp`, beside NAME
+
+_T = TypeVar("_T")
+
+Progress = Callable[[int, int], None]
+"""Called as documents are rendered: (done, total)."""
+
+
+class ExportError(FeedsError):
+    """The export could not be completed; the previous export is left in place."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    out: Path
+    files: tuple[str, ...]  # every file of the export, relative to `out`, sorted
+    written: tuple[str, ...]  # the files whose bytes changed (or are new)
+    removed: tuple[str, ...]  # files of the previous export that no longer exist
+    skipped: tuple[str, ...]  # documents that cannot be a file (a slug with '/'), and why
+    seconds: float
+
+    @property
+    def unchanged(self) -> int:
+        return len(self.files) - len(self.written)
+
+    def summary(self) -> str:
+        return (f"wrote {len(self.written)} of {len(self.files)} files "
+                f"({self.unchanged} unchanged, {len(self.removed)} removed) "
+                f"to {self.out} in {self.seconds:.2f} s")  # fmt: skip
+
+
+def file_for(url_path: str, kind: Kind | None = None) -> str | None:
+    """The file (relative to the export folder) that serves `url_path`, or None
+    when the path cannot be one file inside the folder.
+
+    `kind` is the feed's kind: an `all` feed is `feeds/all.EXT`, a topic or
+    provider feed `feeds/KIND/SLUG.EXT`; any other shape (a slug holding '/')
+    is not a route the server answers either.
+    """
+    if url_path == INDEX_PATH:
+        return INDEX_FILE
+    relpath = url_path.removeprefix("/")
+    parts = relpath.split("/")
+    if not relpath or "\0" in relpath or "?" in relpath or any(p in ("", ".", "..") for p in parts):
+        return None
+    if kind is not None and len(parts) != (2 if kind is Kind.ALL else 3):
+        return None
+    if relpath == MANIFEST_NAME or parts[-1].endswith(TEMP_SUFFIX):
+        return None
+    return relpath
+
+
+def render_all(
+    snapshot: Snapshot, settings: Settings, now: datetime, progress: Progress | None = None
+) -> tuple[dict[str, Document], list[str]]:
+    """Every published document by file, and the documents that cannot be files."""
+    paths = list(published_paths(snapshot))
+    documents: dict[str, Document] = {}
+    skipped: list[str] = []
+    for done, (url_path, selection, fmt) in enumerate(paths, 1):
+        relpath = file_for(url_path, selection.kind if selection else None)
+        if relpath is None:
+            skipped.append(f"{url_path!r}: not a file name inside the export folder")
+        elif selection is None or fmt is None:
+            documents[relpath] = build_page(snapshot, url_path, settings, now)
+        else:
+            documents[relpath] = build_feed(snapshot, selection, fmt, settings, now)
+        if progress is not None:
+            progress(done, len(paths))
+    return documents, skipped
+
+
+def export(
+    snapshot: Snapshot,
+    settings: Settings,
+    out: str | os.PathLike[str],
+    now: datetime,
+    *,
+    gzip: bool = False,
+    brotli: bool = False,
+    progress: Progress | None = None,
+) -> ExportResult:
+    """Write every published document of `snapshot` (as of `now`) under `out`.
+
+    With `gzip` / `brotli`, also `FILE.gz` / `FILE.br` beside each file: the
+    document's own compressed bytes, as the server sends them. Raises
+    ExportError, naming the file and the reason, when the export cannot be
+    completed; the previous export is then intact.
+    """
+    started = time.perf_counter()
+    root = Path(out)
+    documents, skipped = render_all(snapshot, settings, now, progress)
+    files: dict[str, bytes] = {}
+    for relpath, document in documents.items():
+        files[relpath] = document.body
+        if gzip:
+            files[relpath + ".gz"] = document.gzip
+        if brotli:
+            files[relpath + ".br"] = document.br
+    with _locked(root):
+        written, removed = _Writer(root, files).run()
+    return ExportResult(root, tuple(sorted(files)), tuple(written), tuple(removed), tuple(skipped),
+                        time.perf_counter() - started)  # fmt: skip
+
+
+class _locked:
+    """An exclusive lock on the export folder (created if missing) while writing."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.fd = -1
+
+    def __enter__(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self.fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as error:
+            raise ExportError(self.root, f"cannot create the folder: {_why(error)}") from None
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            os.close(self.fd)
+            if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise ExportError(self.root, "another export is writing to this folder") from None
+            raise ExportError(self.root, f"cannot lock the folder: {_why(error)}") from None
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)  # releases the lock
+
+
+@dataclass
+class _Change:
+    relpath: str
+    data: bytes
+    previous: bytes | None  # None: the file did not exist (or was a symlink)
+    link: str | None = None  # the symlink that was there, put back on failure
+    temp: Path | None = None
+    replaced: bool = False
+
+
+class _Writer:
+    """One export's changes to the folder, applied all or nothing."""
+
+    def __init__(self, root: Path, files: dict[str, bytes]) -> None:
+        self.root = root
+        self.files = files
+        self.manifest_path = root / MANIFEST_NAME
+        self.created_dirs: list[Path] = []
+        self.changes: list[_Change] = []
+        self.old_manifest: bytes | None = None
+
+    def run(self) -> tuple[list[str], list[str]]:
+        owned = self._read_manifest()
+        self.changes = [change for relpath, data in sorted(self.files.items())
+                        if (change := self._compare(relpath, data)) is not None]  # fmt: skip
+        stale = sorted(owned - self.files.keys())
+        try:
+            for change in self.changes:
+                self._stage(change)
+            if not self.files.keys() <= owned:
+                # Own every file that may exist from here on, before it exists.
+                self._write_manifest(owned | self.files.keys())
+            for change in self.changes:
+                target = self.root / change.relpath
+                _call(target, "cannot rename into place", os.replace, change.temp, target)
+                change.replaced = True
+        except BaseException:
+            self._roll_back()
+            raise
+        self._sync_dirs(self.root / change.relpath for change in self.changes)
+        removed, kept = self._remove(stale)
+        self._write_manifest(self.files.keys() | kept)
+        return [change.relpath for change in self.changes], removed
+
+    # ---- what is there ----
+
+    def _read_manifest(self) -> set[str]:
+        """The files the previous export wrote: only these may be deleted."""
+        try:
+            self.old_manifest = self.manifest_path.read_bytes()
+        except FileNotFoundError:
+            return set()
+        except OSError as error:
+            raise ExportError(self.manifest_path, f"cannot read: {_why(error)}") from None
+        try:
+            entries = json.loads(self.old_manifest)["files"]
+        except (ValueError, KeyError, TypeError):
+            raise ExportError(self.manifest_path, "not a manifest of this export; move it away "
+                              "or export to another folder") from None  # fmt: skip
+        # Never trust a path to lead out of the folder, whoever wrote the manifest.
+        return {e for e in entries if isinstance(e, str) and file_for("/" + e) == e}
+
+    def _compare(self, relpath: str, data: bytes) -> _Change | None:
+        """None when the file already holds `data`, else the change to make."""
+        path = self.root / relpath
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            return _Change(relpath, data, None)
+        except NotADirectoryError:
+            raise ExportError(path, "a parent of this path is a file, not a folder") from None
+        except OSError as error:
+            raise ExportError(path, f"cannot read: {_why(error)}") from None
+        if stat.S_ISDIR(info.st_mode):
+            raise ExportError(path, "is a folder; the export needs a file there")
+        if stat.S_ISLNK(info.st_mode):
+            return _Change(relpath, data, None, link=os.readlink(path))  # replaced by a file
+        if not stat.S_ISREG(info.st_mode):
+            raise ExportError(path, "is not a regular file; the export needs a file there")
+        try:
+            previous = path.read_bytes()  # also what a failed export puts back
+        except OSError as error:
+            raise ExportError(path, f"cannot read: {_why(error)}") from None
+        return None if previous == data else _Change(relpath, data, previous)
+
+    # ---- writing ----
+
+    def _stage(self, change: _Change) -> None:
+        target = self.root / change.relpath
+        self._make_parents(target)
+        change.temp = _write_temp(target, change.data)
+
+    def _make_parents(self, target: Path) -> None:
+        missing: list[Path] = []
+        parent = target.parent
+        while parent != self.root and not parent.is_dir():
+            missing.append(parent)
+            parent = parent.parent
+        for folder in reversed(missing):
+            _call(folder, "cannot create folder", os.mkdir, folder)
+            self.created_dirs.append(folder)
+
+    def _write_manifest(self, owned: Iterable[str]) -> None:
+        data = (json.dumps({"generator": "feeds build", "version": MANIFEST_VERSION,
+                            "files": sorted(owned)}, indent=1) + "\n").encode()  # fmt: skip
+        if data == self.old_manifest:
+            return
+        temp = _write_temp(self.manifest_path, data)
+        try:
+            _call(self.manifest_path, "cannot rename into place",
+                  os.replace, temp, self.manifest_path)  # fmt: skip
+        except BaseException:
+            _discard(temp)
+            raise
+        self.old_manifest = data
+        _sync_dir(self.root)
+
+    def _roll_back(self) -> None:
+        """Put the folder back as the previous export left it, as far as possible."""
+        problems: list[str] = []
+        for change in self.changes:
+            target = self.root / change.relpath
+            try:
+                if change.temp is not None and not change.replaced:
+                    _discard(change.temp)
+                elif change.replaced and change.previous is None:
+                    target.unlink(missing_ok=True)
+                    if change.link is not None:
+                        os.symlink(change.link, target)
+                elif change.replaced and change.previous is not None:
+                    temp = _write_temp(target, change.previous)
+                    os.replace(temp, target)
+            except (OSError, ExportError) as error:
+                problems.append(f"{target}: {error}")
+        try:
+            if self.old_manifest is None:
+                self.manifest_path.unlink(missing_ok=True)
+            elif self.manifest_path.read_bytes() != self.old_manifest:
+                os.replace(_write_temp(self.manifest_path, self.old_manifest), self.manifest_path)
+        except (OSError, ExportError) as error:
+            problems.append(f"{self.manifest_path}: {error}")
+        for folder in reversed(self.created_dirs):
+            with contextlib.suppress(OSError):  # not empty (someone else's file): leave it
+                folder.rmdir()
+        if problems:
+            raise ExportError(self.root, "the export failed and the previous one could not be "
+                              "fully restored: " + "; ".join(problems))  # fmt: skip
+
+    def _remove(self, stale: list[str]) -> tuple[list[str], set[str]]:
+        """Delete the previous export's files that are no longer published;
+        return those deleted and those that could not be (still owned)."""
+        removed: list[str] = []
+        kept: set[str] = set()
+        for relpath in stale:
+            path = self.root / relpath
+            try:
+                if os.path.isdir(path) and not os.path.islink(path):
+                    continue  # the manifest named a file; a folder is not ours to delete
+                path.unlink()
+                removed.append(relpath)
+            except FileNotFoundError:
+                removed.append(relpath)
+            except OSError:
+                kept.add(relpath)  # tried again next time
+        self._sync_dirs(self.root / relpath for relpath in removed)
+        parents = {(self.root / relpath).parent for relpath in removed}
+        for folder in sorted(parents, key=lambda p: -len(p.parts)):
+            while folder != self.root and folder.is_relative_to(self.root):
+                try:
+                    folder.rmdir()  # only when empty: a folder the export alone filled
+                except OSError:
+                    break
+                folder = folder.parent
+        return removed, kept
+
+    def _sync_dirs(self, paths: Iterable[Path]) -> None:
+        for folder in {path.parent for path in paths}:
+            if folder.is_dir():
+                _sync_dir(folder)
+
+
+def _write_temp(target: Path, data: bytes) -> Path:
+    """`data` in a new temporary file beside `target`, flushed to disk."""
+    temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+    # 0o666 less the umask: the same permissions as any file the user creates.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    fd = _call(target, "cannot create file", os.open, temp, flags, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            count = _call(target, "cannot write", os.write, fd, view)
+            view = view[count:]
+        _call(target, "cannot write", os.fsync, fd)
+    except BaseException:
+        os.close(fd)
+        _discard(temp)
+        raise
+    _call(target, "cannot write", os.close, fd)
+    return temp
+
+
+def _sync_dir(folder: Path) -> None:
+    """Make the renames in `folder` durable; some file systems cannot, which is fine."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # e.g. EINVAL: this file system does not sync folders
+    finally:
+        os.close(fd)
+
+
+def _discard(temp: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(temp)
+
+
+def _call(path: Path, action: str, function: Callable[..., _T], *args: object) -> _T:
+    try:
+        return function(*args)
+    except OSError as error:
+        raise ExportError(path, f"{action}: {_why(error)}") from None
+
+
+def _why(error: OSError) -> str:
+    return error.strerror or str(error)
