@@ -154,6 +154,7 @@ class ContentLoader:
             keys[relpath] = digest
             if parsed is None:  # same bytes as the cached parse (a touch, a symlink swap)
                 parsed = self._parsed[(relpath, digest)]
+                self._digests[relpath] = (stat_key, digest)
             elif not digest.startswith(b"!"):  # an unreadable file is tried again next time
                 self._parsed[(relpath, digest)] = parsed
                 self._digests[relpath] = (stat_key, digest)

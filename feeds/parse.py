@@ -42,12 +42,11 @@ MAX_RELATED = 10
 MAX_BODY_CHARS = 512 * 1024
 
 # `secured` holds an encrypted copy of the full text that must never be emitted.
-# Removing its line before YAML sees it keeps it out of memory altogether (and
-# skips the largest scalar in most files). A `secured` written any other way
-# (block scalar, flow mapping) is still dropped right after parsing.
-_SECURED_LINE = re.compile(
-    r"""^secured:[ \t]*(?:"[^"\n]*"|'[^'\n]*'|[^\s"'|>&*!][^\n]*)?[ \t]*$""", re.M
-)
+# Removing the top-level key and every indented line after it (a value that
+# continues on the next lines, a block scalar) before YAML sees it keeps it out
+# of memory altogether, and skips the largest scalar in most files. A `secured`
+# written any other way is still dropped right after parsing.
+_SECURED_KEY = re.compile(r"^secured[ \t]*:[^\n]*(?:\n[ \t][^\n]*|\n(?=[ \t]*\n))*", re.M)
 _JEKYLL_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})-")
 
 
@@ -115,7 +114,9 @@ def parse_file(relpath: str, data: bytes, site_url: str | None = None) -> Parsed
         front, body, body_line = split_front_matter(text)
     except ValueError as error:
         return reject(str(error), line=1)
-    front = _SECURED_LINE.sub("", front)
+    if "secured" in front:
+        # Blank lines stand in for the removed ones, so YAML's line numbers still hold.
+        front = _SECURED_KEY.sub(lambda match: "\n" * match.group().count("\n"), front)
     try:
         fields = yaml.load(front, Loader=SafeLoader)  # noqa: S506 - a safe loader
     except yaml.MarkedYAMLError as error:
@@ -138,23 +139,27 @@ def parse_file(relpath: str, data: bytes, site_url: str | None = None) -> Parsed
         )
 
     try:
-        article, hidden = _build_article(relpath, fields, body, site_url, warn)
+        hidden = (
+            _flag(fields, "published", default=True) is False
+            or _flag(fields, "removed", default=False) is True
+            or _flag(fields, "deleted", default=False) is True
+        )
+        web_url = _url(fields, "webUrl")
+        original_url = _url(fields, "originalUrl")
+        url = web_url or original_url
+        canonical = canonical_url(url) if url else ""
+        article_id = stable_id(canonical or f"file:{relpath}")
+        if hidden:  # in no feed: its id is all that is kept (for retractions)
+            return ParsedFile(hidden_id=article_id)
+        article = _build_article(
+            relpath, fields, body, site_url, warn, article_id, url, original_url, canonical
+        )
     except FieldError as error:
         line = _line_of(front, error.field.split(".")[0].split("[")[0])
         return ParsedFile(problems=(Problem(relpath, error.reason, error.field, line),))
     if article is None:
-        return ParsedFile(
-            problems=(
-                Problem(
-                    relpath,
-                    "no publishedDateTime and no YYYY-MM-DD- prefix in the file name",
-                    "publishedDateTime",
-                    kind="undated",
-                ),
-            )
-        )
-    if hidden:
-        return ParsedFile(hidden_id=article.id, problems=tuple(problems))
+        reason = "no publishedDateTime and no YYYY-MM-DD- prefix in the file name"
+        return ParsedFile(problems=(Problem(relpath, reason, "publishedDateTime", kind="undated"),))
     return ParsedFile(article=article, problems=tuple(problems))
 
 
@@ -164,18 +169,12 @@ def _build_article(
     body: str,
     site_url: str | None,
     warn: Callable[[str, str], None],
-) -> tuple[Article | None, bool]:
-    hidden = (
-        _flag(fields, "published", default=True) is False
-        or _flag(fields, "removed", default=False) is True
-        or _flag(fields, "deleted", default=False) is True
-    )
-    web_url = _url(fields, "webUrl")
-    original_url = _url(fields, "originalUrl")
-    url = web_url or original_url
-    canonical = canonical_url(url) if url else ""
-    article_id = stable_id(canonical or f"file:{relpath}")
-
+    article_id: str,
+    url: str | None,
+    original_url: str | None,
+    canonical: str,
+) -> Article | None:
+    """The article, or None when it has no date."""
     title = plain_text(_string(fields, "title") or _string(fields, "name") or "")
     summary = truncate(plain_text(_string(fields, "excerpt") or ""), MAX_SUMMARY_CHARS)
     if not title:
@@ -191,15 +190,14 @@ def _build_article(
     if published is None:
         published = _date_from_filename(relpath)
     if published is None:
-        return None, hidden
+        return None
 
     topics = _string_list(fields, "topics")
     if len(topics) > MAX_TOPICS:
         warn("topics", f"{len(topics)} topics: only the first {MAX_TOPICS} kept")
         topics = topics[:MAX_TOPICS]
 
-
-    article = Article(
+    return Article(
         id=article_id,
         source=relpath,
         title=title,
@@ -218,7 +216,6 @@ def _build_article(
         duration=xml_safe(_string(fields, "length") or "")[:40],
         canonical_url=canonical,
     )
-    return article, hidden
 
 
 def stable_id(key: str) -> str:
@@ -250,6 +247,14 @@ def _kind(value: object) -> str:
     return names.get(type(value), type(value).__name__)
 
 
+def _shown(value: object) -> str:
+    """A scalar's value for a message; never str() of a container, which could
+    expand a YAML alias bomb."""
+    if isinstance(value, (str, int, float, date)):
+        return f": {str(value)[:40]!r}"
+    return ""
+
+
 def _string(fields: dict[Any, Any], name: str, value: object = None) -> str | None:
     value = fields.get(name) if value is None else value
     if value is None:
@@ -267,7 +272,7 @@ def _flag(fields: dict[Any, Any], name: str, default: bool) -> bool:
         return default
     if isinstance(value, bool):
         return value
-    raise FieldError(name, f"must be true or false, not {_kind(value)}: {str(value)[:40]!r}")
+    raise FieldError(name, f"must be true or false, not {_kind(value)}{_shown(value)}")
 
 
 def _url(fields: dict[Any, Any], name: str) -> str | None:
@@ -310,11 +315,11 @@ def _date(fields: dict[Any, Any], name: str) -> datetime | None:
         except ValueError:
             raise FieldError(name, f"not a date: {value[:40]!r}") from None
     else:
-        raise FieldError(name, f"must be a date, not {_kind(value)}: {str(value)[:40]!r}")
+        raise FieldError(name, f"must be a date, not {_kind(value)}{_shown(value)}")
     try:
         moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     except (OverflowError, ValueError):
-        raise FieldError(name, f"out of range: {str(value)[:40]!r}") from None
+        raise FieldError(name, f"out of range{_shown(value)}") from None
     if not 1900 <= moment.year <= 9998:
         raise FieldError(name, f"year {moment.year} is out of range")
     return moment

@@ -133,7 +133,7 @@ def build_snapshot(
             key = name.casefold()
             slug = topic_by_name.get(key)
             if slug is None:
-                slug = slugify(name) or "topic"
+                slug = slugify(name)
                 if slug not in topics:
                     topics[slug] = Topic(slug=slug, name=name)
                 topic_by_name[key] = slug

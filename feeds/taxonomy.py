@@ -35,8 +35,8 @@ def load_taxonomy(root: Path, site_url: str | None) -> Taxonomy:
 
     for path, fields in _entries(root / TAXONOMY_DIR / "topics", root, problems):
         relpath = path.relative_to(root).as_posix()
-        name = plain_text(str(fields.get("name") or fields.get("_id") or ""))
-        slug = slugify(str(fields.get("_id") or name))
+        name = plain_text(_text(fields.get("name")) or _text(fields.get("_id")))
+        slug = slugify(_text(fields.get("_id")) or name)
         if not slug:
             problems.append(Problem(relpath, "needs an _id or a name", "_id"))
             continue
@@ -61,15 +61,15 @@ def load_taxonomy(root: Path, site_url: str | None) -> Taxonomy:
 
     for path, fields in _entries(root / TAXONOMY_DIR / "organizations", root, problems):
         relpath = path.relative_to(root).as_posix()
-        domain = str(fields.get("domain") or fields.get("_id") or "").strip().lower()
+        domain = (_text(fields.get("domain")) or _text(fields.get("_id"))).strip().lower()
         if not domain:
             problems.append(Problem(relpath, "needs a domain (or an _id)", "domain"))
             continue
         providers[domain] = Provider(
             slug=domain,
-            name=plain_text(str(fields.get("name") or domain)),
+            name=plain_text(_text(fields.get("name")) or domain),
             domain=domain,
-            description=plain_text(str(fields.get("description") or "")),
+            description=plain_text(_text(fields.get("description"))),
             images=_images(fields.get("images"), site_url),
         )
     return Taxonomy(topics, providers, tuple(problems))
@@ -116,6 +116,12 @@ def _entries(
             continue
         entries.append((path, fields))
     return entries
+
+
+def _text(value: object) -> str:
+    """A scalar as text; "" for anything else (never str() of a container, which
+    could expand a YAML alias bomb)."""
+    return str(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else ""
 
 
 def _list(value: object) -> list[Any]:

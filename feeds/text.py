@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
 import mimetypes
 import re
@@ -14,7 +15,9 @@ from markdown_it import MarkdownIt
 
 # XML 1.0 allows TAB, LF, CR, U+0020..U+D7FF, U+E000..U+FFFD, U+10000 and up.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_TAG = re.compile(r"<[^>]*>")
+# A tag starts with a letter, '/' or '!': "a <= b" and "x < y > z" are text.
+_TAG = re.compile(r"<(?:[A-Za-z/!][^<>]*)>")
+_ENTITY = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")
 _SPACE = re.compile(r"\s+")
 
 
@@ -33,6 +36,8 @@ def plain_text(text: str) -> str:
         text = _TAG.sub(" ", text)
     if "&" in text:
         text = html.unescape(text)
+        if "&" in text and _ENTITY.search(text):
+            text = html.unescape(text)  # escaped twice, as some excerpts are
     return _SPACE.sub(" ", xml_safe(text)).strip()
 
 
@@ -44,9 +49,15 @@ def truncate(text: str, limit: int) -> str:
 
 
 def slugify(name: str) -> str:
-    """A URL-safe slug: lower-case ASCII letters, digits and single hyphens."""
+    """A URL-safe slug: lower-case ASCII letters, digits and single hyphens.
+
+    A name with no Latin letter or digit (e.g. "人工知能") gets a slug made from
+    a hash of it, so that two such names never share a slug.
+    """
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:80].strip("-")
+    if not slug and name.strip():
+        slug = "x-" + hashlib.blake2b(name.strip().encode(), digest_size=5).hexdigest()
     return slug
 
 
