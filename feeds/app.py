@@ -287,7 +287,7 @@ def create_app(
         def clear_cache(_: Snapshot) -> None:
             event_loop.call_soon_threadsafe(service.cache.clear)
 
-        loader.on_change(clear_cache)
+        stop_clearing = loader.on_change(clear_cache)
         try:
             snapshot = await run_in_threadpool(loader.reload)
             log.info(
@@ -305,6 +305,7 @@ def create_app(
         try:
             yield
         finally:
+            stop_clearing()
             loader.close()
 
     app = Starlette(routes=ROUTES, lifespan=lifespan)

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import lru_cache
 
@@ -14,6 +15,9 @@ from feeds.documents import Document
 # the others, since they carry the same content.
 _SUFFIX = {"identity": "", "gzip": "-gz", "br": "-br"}
 MAX_VALIDATOR_LENGTH = 4096  # longer If-None-Match / If-Modified-Since headers are ignored
+
+
+_CODINGS = ("br", "gzip")  # in order of preference
 
 
 @lru_cache(maxsize=256)
@@ -33,10 +37,10 @@ def choose_encoding(accept_encoding: str) -> str:
                 weight = 0.0
         weights[name.strip()] = weight
     star = weights.get("*", 0.0)
-    for coding in ("br", "gzip"):
-        if weights.get(coding, star) > 0:
-            return coding
-    return "identity"
+    # The client's highest qvalue wins; on a tie, our preference (smaller first).
+    offers = [(weights.get(coding, star), -rank, coding) for rank, coding in enumerate(_CODINGS)]
+    weight, _, coding = max(offers)
+    return coding if weight > 0 else "identity"
 
 
 def body_for(document: Document, encoding: str) -> bytes:
@@ -66,15 +70,29 @@ def not_modified(
         return len(if_none_match) <= MAX_VALIDATOR_LENGTH and _matches(document.etag, if_none_match)
     if if_modified_since is None or document.last_modified is None:
         return False
-    if len(if_modified_since) > 64:
-        return False
-    try:
-        since = parsedate_to_datetime(if_modified_since)
-    except (TypeError, ValueError, IndexError, OverflowError):
+    since = parse_http_date(if_modified_since)
+    if since is None:
         return False  # an invalid date is ignored (RFC 9110 §13.1.3)
-    if since.tzinfo is None:
-        return False
     return document.last_modified.replace(microsecond=0) <= since
+
+
+# The three forms a recipient must accept (RFC 9110 §5.6.7).
+_HTTP_DATE = re.compile(
+    r"[A-Z][a-z]{2}, [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT"  # IMF-fixdate
+    r"|[A-Z][a-z]{5,8}, [0-9]{2}-[A-Z][a-z]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT"  # rfc850
+    r"|[A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} [0-9]{4}"  # asctime
+)
+
+
+def parse_http_date(value: str) -> datetime | None:
+    """An HTTP date in any of its three forms, in UTC; None when it is not one."""
+    if len(value) > 64 or not _HTTP_DATE.fullmatch(value.strip()):
+        return None
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _matches(etag: str, if_none_match: str) -> bool:

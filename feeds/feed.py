@@ -7,6 +7,7 @@ snapshot and the renderers; the HTTP routes and the static export both call it.
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -97,7 +98,7 @@ def parse_selection(
         raise BadParameter("type", "must be a content type such as article or video")
     number: int | None = None
     if limit is not None:
-        if not limit.isdigit() or len(limit) > 6:
+        if not re.fullmatch(r"[0-9]{1,6}", limit):
             raise BadParameter("limit", f"must be a whole number from 1 to {settings.max_limit}")
         number = int(limit)
         if not 1 <= number <= settings.max_limit:

@@ -101,9 +101,11 @@ class ContentLoader:
     def loaded(self) -> bool:
         return self._snapshot is not None
 
-    def on_change(self, listener: Callable[[Snapshot], None]) -> None:
-        """Call `listener(new_snapshot)` after every reload that changed something."""
+    def on_change(self, listener: Callable[[Snapshot], None]) -> Callable[[], None]:
+        """Call `listener(new_snapshot)` after every reload that changed something;
+        returns the function that stops it."""
         self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
 
     # ---- reloading ----
 
@@ -177,8 +179,11 @@ class ContentLoader:
         self._snapshot = snapshot  # the atomic swap: readers see the old or the new one
         self.stats.reloads += 1
         self._report(snapshot)
-        for listener in self._listeners:
-            listener(snapshot)
+        for listener in list(self._listeners):
+            try:
+                listener(snapshot)
+            except Exception:  # one listener's failure must not undo the reload
+                log.exception("a listener of the new snapshot failed")
         return snapshot
 
     def _read_and_parse(self, work: list[_Work]) -> list[_Done]:

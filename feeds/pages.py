@@ -74,7 +74,8 @@ def list_feeds(snapshot: Snapshot, settings: Settings, now: datetime) -> list[Fe
                 snapshot.by_provider.get(provider.slug, ()),
             )
         )
-    return rows
+    # A topic or provider only scheduled articles name is not shown before they are.
+    return rows[:1] + [row for row in rows[1:] if row.count]
 
 
 def render_index(snapshot: Snapshot, settings: Settings, now: datetime) -> bytes:
@@ -92,6 +93,8 @@ def render_index(snapshot: Snapshot, settings: Settings, now: datetime) -> bytes
         f'<link rel="outline" type="text/x-opml" title="{title} (OPML)" '
         f'href="{html.escape(base)}/opml.xml">'
     )
+    topics = sum(1 for row in rows if row.selection.kind is Kind.TOPIC)
+    providers = sum(1 for row in rows if row.selection.kind is Kind.PROVIDER)
     sections = [
         _section("Everything", [rows[0]], base),
         _section("Topics", [r for r in rows if r.selection.kind is Kind.TOPIC], base),
@@ -109,8 +112,8 @@ def render_index(snapshot: Snapshot, settings: Settings, now: datetime) -> bytes
 <body>
 <header>
 <h1>{title}</h1>
-<p>{snapshot.counts.articles} articles from {len(snapshot.providers)} providers in
-{len(snapshot.topics)} topics. Subscribe to any feed below in your feed reader, or import
+<p>{len(snapshot.visible(snapshot.articles, now))} articles from {providers} providers in
+{topics} topics. Subscribe to any feed below in your feed reader, or import
 <a href="{html.escape(base)}/opml.xml">all of them as OPML</a>.</p>
 </header>
 <main>
@@ -165,6 +168,10 @@ th, td { text-align: left; padding: .5rem .5rem; border-bottom: 1px solid var(--
          vertical-align: top; }
 thead th { font-size: .8rem; text-transform: uppercase; color: var(--muted); }
 th small { display: block; font-weight: normal; color: var(--muted); font-size: .85rem; }
+table { table-layout: fixed; }
+thead th:nth-child(1) { width: 46%; } thead th:nth-child(2) { width: 8%; }
+thead th:nth-child(3) { width: 14%; } thead th:nth-child(4) { width: 32%; }
+td { white-space: nowrap; }
 td.count { text-align: right; font-variant-numeric: tabular-nums; }
 a { color: var(--accent); } a.format { display: inline-block; margin-right: .5rem;
   padding: 0 .4rem; border: 1px solid var(--accent); border-radius: .3rem; text-decoration: none;

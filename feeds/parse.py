@@ -20,6 +20,7 @@ import yaml
 from feeds.model import Article, Image, Problem, Provider, RelatedItem, Severity
 from feeds.text import (
     image_media_type,
+    is_domain,
     is_web_url,
     plain_text,
     slugify,
@@ -397,7 +398,7 @@ def _provider(
         raise FieldError("provider", f"must be a mapping with name and domain, not {_kind(value)}")
     name = plain_text(_string(value, "name") or "")
     domain = (_string(value, "domain") or "").strip().lower()
-    if domain and not re.fullmatch(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?", domain):
+    if domain and not is_domain(domain):
         raise FieldError("provider.domain", f"not a domain name: {domain[:80]!r}")
     slug = domain or slugify(name)
     if not slug:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
+import signal
+import sys
 from dataclasses import fields
 
 import uvicorn
@@ -21,6 +24,12 @@ def run_server(settings: Settings) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # All logs on stderr, the access log included (uvicorn's default puts it on stdout).
+    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    log_config["handlers"]["access"]["stream"] = "ext://sys.stderr"
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again to
+    # end the process; a shutdown that went well should exit 0.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         "feeds.app:app_from_environment",
         factory=True,
@@ -28,6 +37,7 @@ def run_server(settings: Settings) -> int:
         port=settings.port,
         workers=settings.workers,
         log_level=settings.log_level,
+        log_config=log_config,
         access_log=True,
         proxy_headers=True,
         server_header=False,

@@ -10,7 +10,7 @@ import yaml
 
 from feeds.model import Image, Problem, Provider, Topic
 from feeds.parse import MAX_FILE_BYTES, SafeLoader, parse_image, split_front_matter
-from feeds.text import plain_text, slugify
+from feeds.text import is_domain, plain_text, slugify
 
 TAXONOMY_DIR = "_data"
 
@@ -62,8 +62,8 @@ def load_taxonomy(root: Path, site_url: str | None) -> Taxonomy:
     for path, fields in _entries(root / TAXONOMY_DIR / "organizations", root, problems):
         relpath = path.relative_to(root).as_posix()
         domain = (_text(fields.get("domain")) or _text(fields.get("_id"))).strip().lower()
-        if not domain:
-            problems.append(Problem(relpath, "needs a domain (or an _id)", "domain"))
+        if not is_domain(domain):
+            problems.append(Problem(relpath, "needs a domain name (or an _id)", "domain"))
             continue
         providers[domain] = Provider(
             slug=domain,
@@ -121,7 +121,9 @@ def _entries(
 def _text(value: object) -> str:
     """A scalar as text; "" for anything else (never str() of a container, which
     could expand a YAML alias bomb)."""
-    return str(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else ""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return ""
+    return str(value)
 
 
 def _list(value: object) -> list[Any]:

@@ -211,7 +211,17 @@ def image_media_type(url: str) -> str:
     return known if known.startswith("image/") else "image/jpeg"
 
 
-_WEB_URL = re.compile(r"https?://[^\x00-\x20\x7f/?#@:\[\]]+(?::[0-9]{1,5})?(?:[/?#][^\x00-\x20\x7f]*)?", re.I)
+# Characters no URL may hold: controls (C0, C1), space, XML-illegal code points,
+# and the delimiters RFC 3986 excludes (< > " ` { } | \ ^).
+_NOT_IN_URL = "\\x00-\\x20\\x7f-\\x9f<>\"`{}|\\\\^\\ud800-\\udfff\\ufffe\\uffff"
+_WEB_URL = re.compile(
+    rf"https?://[^{_NOT_IN_URL}/?#@:\[\]]+(?::[0-9]{{1,5}})?(?:[/?#][^{_NOT_IN_URL}]*)?", re.I
+)
+_DOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?")
+
+
+def is_domain(name: str) -> bool:
+    return len(name) <= 253 and _DOMAIN.fullmatch(name) is not None
 
 
 def is_web_url(url: str) -> bool:
