@@ -81,8 +81,8 @@ class Feed:
     language: str
     updated: datetime  # the newest item's date; EPOCH when empty
     items: tuple[FeedItem, ...]
-    icon: str | None = None
-    logo: str | None = None
+    icon: str | None = None  # small and square (Atom icon, JSON favicon)
+    logo: str | None = None  # large (Atom logo, RSS image, JSON icon)
     generator: str = "feeds"
     base_url: str = ""
 
@@ -139,14 +139,16 @@ def describe(snapshot: Snapshot, selection: Selection, settings: Settings, now: 
         description = (
             provider.description or f"Articles from {provider.name} on {settings.site_title}"
         )
-        home = provider.home_url
+        home = provider.home_url or f"{base}/#provider-{provider.slug}"
 
     articles = snapshot.visible(candidates, now)
     if selection.type:
         articles = [article for article in articles if article.type == selection.type]
     articles = articles[: selection.limit or settings.items]
 
+    # Provider feeds show the provider's logos; topic feeds the topic's first image.
     logo = provider.logo if provider else None
+    icon = provider.icon if provider else None
     topic_image = topic.images[0].url if topic and topic.images else None
     return Feed(
         selection=selection,
@@ -157,7 +159,7 @@ def describe(snapshot: Snapshot, selection: Selection, settings: Settings, now: 
         language=settings.language,
         updated=articles[0].published if articles else EPOCH,
         items=tuple(_item(snapshot, article, base) for article in articles),
-        icon=logo.url if logo else topic_image,
+        icon=icon.url if icon else topic_image,
         logo=logo.url if logo else topic_image,
         base_url=base,
     )

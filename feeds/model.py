@@ -27,18 +27,23 @@ class Provider:
 
     slug: str  # the domain, lower-case: the URL-safe key of /feeds/providers/{slug}
     name: str
-    domain: str
+    domain: str  # "" when only a name is known (the slug is then made from the name)
     description: str = ""
     images: tuple[Image, ...] = ()  # logos, smallest first
 
     @property
-    def home_url(self) -> str:
-        return f"https://{self.domain}/"
+    def home_url(self) -> str | None:
+        return f"https://{self.domain}/" if self.domain else None
 
     @property
     def logo(self) -> Image | None:
-        """The largest logo: the feed's logo and icon."""
+        """The largest logo."""
         return self.images[-1] if self.images else None
+
+    @property
+    def icon(self) -> Image | None:
+        """The smallest logo: an avatar or favicon."""
+        return self.images[0] if self.images else None
 
 
 @dataclass(frozen=True, slots=True)

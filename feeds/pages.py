@@ -70,7 +70,7 @@ def list_feeds(snapshot: Snapshot, settings: Settings, now: datetime) -> list[Fe
                 Selection(Kind.PROVIDER, provider.slug),
                 provider.name,
                 provider.description or f"Articles from {provider.name}",
-                provider.home_url,
+                provider.home_url or f"{base}/#provider-{provider.slug}",
                 snapshot.by_provider.get(provider.slug, ()),
             )
         )

@@ -405,7 +405,7 @@ def _provider(
         warn("provider", "has neither a domain nor a name: ignored")
         return None
     images = _images(value, "images", site_url, lambda f, r: warn(f"provider.{f}", r))
-    return Provider(slug=slug, name=name or domain, domain=domain or slug, images=images)
+    return Provider(slug=slug, name=name or domain, domain=domain, images=images)
 
 
 def _related(

@@ -15,8 +15,11 @@ from markdown_it import MarkdownIt
 
 # XML 1.0 allows TAB, LF, CR, U+0020..U+D7FF, U+E000..U+FFFD, U+10000 and up.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-# A tag starts with a letter, '/' or '!': "a <= b" and "x < y > z" are text.
-_TAG = re.compile(r"<(?:[A-Za-z/!][^<>]*)>")
+# A tag starts with a letter, '/' or '!': "a <= b" and "x < y > z" are text. A
+# tag left open at the end is a tag too.
+_TAG = re.compile(r"<[A-Za-z/!][^<>]*(?:>|$)")
+# C1 controls are legal XML but never meant in text: a sign of garbled encoding.
+_C1_CONTROLS = re.compile("[\x7f-\x9f]")
 _ENTITY = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")
 _SPACE = re.compile(r"\s+")
 
@@ -32,13 +35,14 @@ def plain_text(text: str) -> str:
     Excerpts arrive with HTML, entities and trailing newlines; a title must never
     show a raw tag or a double-escaped entity.
     """
-    if "<" in text:
-        text = _TAG.sub(" ", text)
+    # Entities first, so that an escaped tag (&lt;script&gt;) is removed as a tag.
     if "&" in text:
         text = html.unescape(text)
         if "&" in text and _ENTITY.search(text):
             text = html.unescape(text)  # escaped twice, as some excerpts are
-    return _SPACE.sub(" ", xml_safe(text)).strip()
+    if "<" in text:
+        text = _TAG.sub(" ", text)
+    return _SPACE.sub(" ", _C1_CONTROLS.sub("", xml_safe(text))).strip()
 
 
 def truncate(text: str, limit: int) -> str:
@@ -213,7 +217,7 @@ def image_media_type(url: str) -> str:
 
 # Characters no URL may hold: controls (C0, C1), space, XML-illegal code points,
 # and the delimiters RFC 3986 excludes (< > " ` { } | \ ^).
-_NOT_IN_URL = "\\x00-\\x20\\x7f-\\x9f<>\"`{}|\\\\^\\ud800-\\udfff\\ufffe\\uffff"
+_NOT_IN_URL = '\\x00-\\x20\\x7f-\\x9f<>"`{}|\\\\^\\ud800-\\udfff\\ufffe\\uffff'
 _WEB_URL = re.compile(
     rf"https?://[^{_NOT_IN_URL}/?#@:\[\]]+(?::[0-9]{{1,5}})?(?:[/?#][^{_NOT_IN_URL}]*)?", re.I
 )

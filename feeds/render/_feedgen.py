@@ -20,8 +20,6 @@ from feeds import __version__
 from feeds.feed import Feed, Format
 from feeds.text import xml_safe
 
-ATOM_NS = "http://www.w3.org/2005/Atom"
-
 
 class EntryLinks(BaseEntryExtension):  # type: ignore[misc]
     """Atom `<link>` elements with all their attributes."""
@@ -36,7 +34,7 @@ class EntryLinks(BaseEntryExtension):  # type: ignore[misc]
 
     def extend_atom(self, entry: Any) -> Any:
         for link in self.links:
-            xml_elem(f"{{{ATOM_NS}}}link", entry, **link)
+            xml_elem("link", entry, **link)
         return entry
 
     def extend_rss(self, entry: Any) -> Any:

@@ -32,7 +32,10 @@ def _add_entry(generator: FeedGenerator, item: FeedItem, feed: Feed) -> None:
         entry.summary(article.summary)
     entry.content(item.content_html or article.title, type="html")
     if item.provider:
-        entry.author(name=item.provider.name, uri=item.provider.home_url)
+        if item.provider.home_url:
+            entry.author(name=item.provider.name, uri=item.provider.home_url)
+        else:
+            entry.author(name=item.provider.name)
     for topic in item.topics:
         entry.category(term=topic.slug, label=topic.name, scheme=f"{feed.base_url}/feeds/topics/")
     links: EntryLinks = entry.links

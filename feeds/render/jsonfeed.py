@@ -20,10 +20,10 @@ def render_json(feed: Feed) -> bytes:
         "description": feed.description,
         "language": feed.language,
     }
-    if feed.icon:
-        document["icon"] = feed.icon
     if feed.logo:
-        document["favicon"] = feed.logo
+        document["icon"] = feed.logo
+    if feed.icon:
+        document["favicon"] = feed.icon
     document["items"] = [_item(item) for item in feed.items]
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
@@ -47,10 +47,11 @@ def _item(item: FeedItem) -> dict[str, Any]:
         entry["image"] = article.images[0].url
     entry["date_published"] = _date(article.published)
     if item.provider:
-        author: dict[str, str] = {"name": item.provider.name, "url": item.provider.home_url}
-        logo = item.provider.images[0] if item.provider.images else None  # smallest: an avatar
-        if logo:
-            author["avatar"] = logo.url
+        author: dict[str, str] = {"name": item.provider.name}
+        if item.provider.home_url:
+            author["url"] = item.provider.home_url
+        if item.provider.icon:
+            author["avatar"] = item.provider.icon.url
         entry["authors"] = [author]
     if item.topics:
         entry["tags"] = [topic.name for topic in item.topics]

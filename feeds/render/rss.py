@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from feeds.feed import Feed, FeedItem, Format
 from feeds.render._feedgen import new_generator
 
@@ -28,7 +30,8 @@ def _add_item(generator: object, item: FeedItem, feed: Feed) -> None:
     if article.url:
         entry.link(href=article.url)
     if article.summary:
-        entry.description(article.summary)
+        # RSS readers take <description> as HTML; the summary is plain text.
+        entry.description(html.escape(article.summary, quote=False))
     if item.content_html:
         entry.content(item.content_html)  # content:encoded, escaped (never CDATA: ']]>')
     entry.pubDate(article.published)
