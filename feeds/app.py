@@ -15,7 +15,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -34,17 +34,20 @@ from feeds.documents import (
     build_feed,
     build_page,
 )
-from feeds.errors import BadParameter, ContentError, NotLoaded
+from feeds.errors import BadParameter, ContentError, NotLoaded, UnknownFeed
 from feeds.feed import Format, Kind, Selection, parse_selection
 from feeds.loader import ContentLoader
 from feeds.metrics import CONTENT_TYPE as METRICS_TYPE
 from feeds.metrics import Metrics
 from feeds.settings import Settings
 from feeds.snapshot import Snapshot
+from feeds.websub import HubNotifier
 
 log = logging.getLogger("feeds.app")
 
 ALLOWED_QUERY = {"type", "limit"}
+IMMUTABLE_AGE = 365 * 24 * 3600  # a full archive page never changes
+MAX_VARIANTS = 1000  # filtered feeds remembered for WebSub notifications
 
 
 class FeedService:
@@ -58,10 +61,8 @@ class FeedService:
         self.clock = clock
         self.cache = DocumentCache()
         self.metrics = Metrics(loader, self.cache.stats)
-        self.cache_control = (
-            f"public, max-age={settings.max_age}, "
-            f"stale-while-revalidate={settings.stale_while_revalidate}"
-        )
+        # Filtered feeds someone asked for: WebSub notifies their subscribers too.
+        self.variants: set[Selection] = set()
 
     def snapshot(self) -> Snapshot:
         return self.loader.snapshot
@@ -76,11 +77,22 @@ class FeedService:
     def respond(self, request: Request, document: Document, cors: bool = False) -> Response:
         """The document, compressed as the client accepts, or 304 when it has it."""
         encoding = choose_encoding(request.headers.get("accept-encoding", ""))
+        if document.immutable:
+            max_age, cache_control = IMMUTABLE_AGE, f"public, max-age={IMMUTABLE_AGE}, immutable"
+        else:
+            max_age = document.max_age
+            cache_control = (
+                f"public, max-age={max_age}, "
+                f"stale-while-revalidate={self.settings.stale_while_revalidate}"
+            )
         headers = {
             "etag": etag_for(document, encoding),
-            "cache-control": self.cache_control,
+            "cache-control": cache_control,
+            "expires": http_date(datetime.now(UTC) + timedelta(seconds=max_age)),
             "vary": "Accept-Encoding",
         }
+        if document.link:
+            headers["link"] = document.link
         if document.last_modified is not None:
             headers["last-modified"] = http_date(document.last_modified)
         if cors:
@@ -117,7 +129,12 @@ def _selection(request: Request, kind: Kind, slug: str, settings: Settings) -> S
     for name in ALLOWED_QUERY:
         if len(query.getlist(name)) > 1:
             raise BadParameter(name, "given more than once")
-    return parse_selection(kind.value, slug, query.get("type"), query.get("limit"), settings)
+    page = request.path_params.get("page")
+    if page is not None and ("type" in query or "limit" in query):
+        raise BadParameter("type" if "type" in query else "limit", "archive pages take none")
+    return parse_selection(
+        kind.value, slug, query.get("type"), query.get("limit"), settings, page=page
+    )
 
 
 async def feed_route(request: Request) -> Response:
@@ -134,6 +151,8 @@ async def feed_route(request: Request) -> Response:
         snapshot = service.snapshot()
     except BadParameter as error:
         return _error(400, f"bad parameter {error}")
+    except UnknownFeed as error:
+        return _error(404, str(error))
     except NotLoaded:
         return _not_loaded()
     if (kind is Kind.TOPIC and slug not in snapshot.topics) or (
@@ -141,10 +160,21 @@ async def feed_route(request: Request) -> Response:
     ):
         return _error(404, f"no {kind.value[:-1]} {slug[:100]!r}")
     now = service.clock()
-    key = (snapshot.generation, snapshot.release_point(now), selection, fmt)
-    document = await service.document(
-        key, lambda: build_feed(snapshot, selection, fmt, service.settings, now)
+    key = (
+        snapshot.generation,
+        snapshot.release_point(now),
+        snapshot.retraction_point(now, service.settings.retraction_days),
+        selection,
+        fmt,
     )
+    try:
+        document = await service.document(
+            key, lambda: build_feed(snapshot, selection, fmt, service.settings, now)
+        )
+    except UnknownFeed as error:  # an archive page past the last full one
+        return _error(404, str(error))
+    if not selection.archived and len(service.variants) < MAX_VARIANTS:
+        service.variants.add(selection)
     return service.respond(request, document, cors=True)
 
 
@@ -221,6 +251,8 @@ _FEED_METHODS = ["GET", "HEAD"]
 ROUTES = [
     Route("/feeds/all.{format}", feed_route, methods=_FEED_METHODS),
     Route("/feeds/{kind:kind}/{slug}.{format}", feed_route, methods=_FEED_METHODS),
+    Route("/feeds/all/archive/{page}.{format}", feed_route, methods=_FEED_METHODS),
+    Route("/feeds/{kind:kind}/{slug}/archive/{page}.{format}", feed_route, methods=_FEED_METHODS),
     Route(INDEX_PATH, page_route, methods=_FEED_METHODS),
     Route(OPML_PATH, page_route, methods=_FEED_METHODS),
     Route("/healthz", healthz, methods=_FEED_METHODS),
@@ -243,17 +275,27 @@ def _route_label(path: str) -> str:
     return "other"
 
 
-class CountRequests:
-    """ASGI middleware: counts every response by route and status."""
+class CountAndLimitRequests:
+    """ASGI middleware: counts every response by route and status, and answers
+    503 with Retry-After at once when too many requests are in flight: an
+    overloaded service says so rather than answering slowly."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, max_in_flight: int) -> None:
         self.app = app
         self.metrics = metrics
+        self.max_in_flight = max_in_flight
+        self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        route = _route_label(scope["path"])
+        if self.in_flight >= self.max_in_flight and route not in ("/healthz", "/readyz"):
+            self.metrics.count_request(route, 503)
+            await OVERLOADED(scope, receive, send)
+            return
+        self.in_flight += 1
         status = 500
 
         async def send_counted(message: Message) -> None:
@@ -265,7 +307,15 @@ class CountRequests:
         try:
             await self.app(scope, receive, send_counted)
         finally:
-            self.metrics.count_request(_route_label(scope["path"]), status)
+            self.in_flight -= 1
+            self.metrics.count_request(route, status)
+
+
+OVERLOADED = PlainTextResponse(
+    "overloaded, try again shortly\n",
+    status_code=503,
+    headers={"retry-after": "2", "cache-control": "no-store"},
+)
 
 
 def create_app(
@@ -283,6 +333,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         event_loop = asyncio.get_running_loop()
+
         # The loader calls back from its own thread; the cache lives on this loop.
         def clear_cache(_: Snapshot) -> None:
             event_loop.call_soon_threadsafe(service.cache.clear)
@@ -300,6 +351,11 @@ def create_app(
             )
         except ContentError as error:
             log.error("%s; serving nothing until it can be read", error)
+        notifier = None
+        if settings.websub_hub:
+            notifier = HubNotifier(settings, loader, clock, variants=lambda: list(service.variants))
+            stop_notifying = loader.on_change(notifier.snapshot_changed)
+            notifier.start()
         if watch:
             loader.watch(settings.reload_interval)
         try:
@@ -307,10 +363,15 @@ def create_app(
         finally:
             stop_clearing()
             loader.close()
+            if notifier is not None:
+                stop_notifying()
+                notifier.close()
 
     app = Starlette(routes=ROUTES, lifespan=lifespan)
     app.state.service = service
-    app.add_middleware(CountRequests, metrics=service.metrics)
+    app.add_middleware(
+        CountAndLimitRequests, metrics=service.metrics, max_in_flight=settings.max_in_flight
+    )
     return app
 
 

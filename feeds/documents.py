@@ -13,12 +13,13 @@ import time
 from collections.abc import Awaitable, Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import brotli
 from cachetools import LRUCache
 from starlette.concurrency import run_in_threadpool
 
-from feeds.feed import EPOCH, Format, Kind, Selection, describe
+from feeds.feed import EPOCH, Format, Kind, Selection, archive_pages, describe
 from feeds.pages import render_index, render_opml
 from feeds.render import render
 from feeds.settings import Settings
@@ -41,6 +42,9 @@ class Document:
     body: bytes
     media_type: str
     last_modified: datetime | None
+    max_age: int = 300  # seconds a copy stays fresh
+    immutable: bool = False  # never changes (a full archive page)
+    link: str = ""  # the Link header: WebSub hub and self
     etag: str = ""  # strong, quoted; derived from the bytes, so equal on every replica
     gzip: bytes = b""
     br: bytes = b""
@@ -48,13 +52,19 @@ class Document:
 
     @classmethod
     def of(
-        cls, body: bytes, media_type: str, last_modified: datetime | None, rendered_in: float = 0.0
+        cls,
+        body: bytes,
+        media_type: str,
+        last_modified: datetime | None,
+        rendered_in: float = 0.0,
+        **headers: Any,
     ) -> Document:
         digest = hashlib.blake2b(body, digest_size=12).hexdigest()
         return cls(
             body=body,
             media_type=media_type,
             last_modified=None if last_modified == EPOCH else last_modified,
+            **headers,
             etag=f'"{digest}"',
             gzip=gzip.compress(body, GZIP_LEVEL, mtime=0),  # mtime=0: same bytes every time
             br=brotli.compress(body, quality=BROTLI_QUALITY),
@@ -69,7 +79,16 @@ def build_feed(
     started = time.perf_counter()
     feed = describe(snapshot, selection, settings, now)
     body = render(feed, fmt, settings.max_feed_bytes)
-    return Document.of(body, fmt.media_type, feed.updated, time.perf_counter() - started)
+    link = f'<{feed.hub}>; rel="hub", <{feed.self_url(fmt)}>; rel="self"' if feed.hub else ""
+    return Document.of(
+        body,
+        fmt.media_type,
+        feed.updated,
+        time.perf_counter() - started,
+        max_age=feed.max_age,
+        immutable=feed.is_archive,
+        link=link,
+    )
 
 
 def build_page(snapshot: Snapshot, path: str, settings: Settings, now: datetime) -> Document:
@@ -81,12 +100,17 @@ def build_page(snapshot: Snapshot, path: str, settings: Settings, now: datetime)
         body, media_type = render_index(snapshot, settings, now), HTML_TYPE
     else:
         body, media_type = render_opml(snapshot, settings, now), OPML_TYPE
-    return Document.of(body, media_type, last_modified, time.perf_counter() - started)
+    return Document.of(
+        body, media_type, last_modified, time.perf_counter() - started, max_age=settings.max_age
+    )
 
 
-def published_paths(snapshot: Snapshot) -> Iterator[tuple[str, Selection | None, Format | None]]:
+def published_paths(
+    snapshot: Snapshot, settings: Settings | None = None, now: datetime | None = None
+) -> Iterator[tuple[str, Selection | None, Format | None]]:
     """Every document the service publishes: (path, selection, format); pages have
-    no selection. The static export writes exactly these."""
+    no selection. The static export writes exactly these. With `settings` and
+    `now`, the archive pages of each feed too."""
     yield INDEX_PATH, None, None
     yield OPML_PATH, None, None
     selections = [Selection()]
@@ -95,6 +119,10 @@ def published_paths(snapshot: Snapshot) -> Iterator[tuple[str, Selection | None,
     for selection in selections:
         for fmt in Format:
             yield selection.path(fmt), selection, fmt
+        if settings is not None and now is not None:
+            for page in range(1, archive_pages(snapshot, selection, settings, now) + 1):
+                for fmt in Format:
+                    yield selection.archive_page(page).path(fmt), selection.archive_page(page), fmt
 
 
 @dataclass

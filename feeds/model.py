@@ -100,6 +100,17 @@ class Article:
         return sanitize_html(self.body) if self.body_is_html else markdown_to_html(self.body)
 
 
+@dataclass(frozen=True, slots=True)
+class Retraction:
+    """An article withdrawn with `removed: true` or `deleted: true`: Atom feeds
+    announce it (RFC 6721) so that aggregators drop their copy."""
+
+    id: str
+    when: datetime  # removedDateTime / deletedDateTime, else the last date the file gives
+    topics: tuple[str, ...] = ()
+    provider: str | None = None  # provider slug
+
+
 class Severity(Enum):
     ERROR = "error"  # the file is not in any feed
     WARNING = "warning"  # the file loads, but something in it was dropped or repaired

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
-from feeds.model import Article, Image, Problem, Provider, RelatedItem, Severity
+from feeds.model import Article, Image, Problem, Provider, RelatedItem, Retraction, Severity
 from feeds.text import (
     image_media_type,
     is_domain,
@@ -64,6 +64,7 @@ class ParsedFile:
 
     article: Article | None = None  # None: rejected, undated or hidden
     hidden_id: str | None = None  # id of an article kept out by published/removed/deleted
+    retraction: Retraction | None = None  # for an article removed or deleted
     problems: tuple[Problem, ...] = ()
 
     @property
@@ -140,18 +141,19 @@ def parse_file(relpath: str, data: bytes, site_url: str | None = None) -> Parsed
         )
 
     try:
-        hidden = (
-            _flag(fields, "published", default=True) is False
-            or _flag(fields, "removed", default=False) is True
+        withdrawn = (
+            _flag(fields, "removed", default=False) is True
             or _flag(fields, "deleted", default=False) is True
         )
+        hidden = withdrawn or _flag(fields, "published", default=True) is False
         web_url = _url(fields, "webUrl")
         original_url = _url(fields, "originalUrl")
         url = web_url or original_url
         canonical = canonical_url(url) if url else ""
         article_id = stable_id(canonical or f"file:{relpath}")
-        if hidden:  # in no feed: its id is all that is kept (for retractions)
-            return ParsedFile(hidden_id=article_id)
+        if hidden:  # in no feed; a withdrawn one is announced as retracted
+            retraction = _retraction(relpath, fields, article_id) if withdrawn else None
+            return ParsedFile(hidden_id=article_id, retraction=retraction)
         article = _build_article(
             relpath, fields, body, site_url, warn, article_id, url, original_url, canonical
         )
@@ -217,6 +219,27 @@ def _build_article(
         duration=xml_safe(_string(fields, "length") or "")[:40],
         canonical_url=canonical,
     )
+
+
+def _retraction(relpath: str, fields: dict[Any, Any], article_id: str) -> Retraction | None:
+    """What a retraction needs; None when the file gives no date to put on it."""
+    when = None
+    for name in ("removedDateTime", "deletedDateTime", "modifiedDateTime", "publishedDateTime"):
+        try:
+            when = _date(fields, name)
+        except FieldError:
+            continue
+        if when is not None:
+            break
+    when = when or _date_from_filename(relpath)
+    if when is None:
+        return None
+    try:
+        topics = tuple(_string_list(fields, "topics")[:MAX_TOPICS])
+        provider = _provider(fields.get("provider"), None, lambda field, reason: None)
+    except FieldError:
+        topics, provider = (), None
+    return Retraction(article_id, when, topics, provider.slug if provider else None)
 
 
 def stable_id(key: str) -> str:

@@ -44,9 +44,31 @@ class Settings:
         default=512 * 1024,
         metadata={"help": "size budget of one feed document; older items are trimmed to fit"},
     )
-    max_age: int = field(default=300, metadata={"help": "Cache-Control max-age of feeds, seconds"})
+    max_age: int = field(
+        default=300,
+        metadata={"help": "shortest Cache-Control max-age (and RSS ttl) of a feed, seconds"},
+    )
+    max_age_ceiling: int = field(
+        default=3600,
+        metadata={
+            "help": "longest max-age of a feed that rarely gets new items, seconds; "
+            "between the two, each feed's follows how often it gets new items"
+        },
+    )
     stale_while_revalidate: int = field(
         default=3600, metadata={"help": "Cache-Control stale-while-revalidate of feeds, seconds"}
+    )
+    websub_hub: str = field(
+        default="",
+        metadata={"help": "WebSub hub to advertise and to notify of changed feeds (off if empty)"},
+    )
+    retraction_days: int = field(
+        default=30,
+        metadata={"help": "days a withdrawn article is announced as deleted in Atom feeds"},
+    )
+    max_in_flight: int = field(
+        default=512,
+        metadata={"help": "requests handled at once; more get 503 with Retry-After"},
     )
     reload_interval: float = field(
         default=1.0, metadata={"help": "seconds between checks of the content folder for changes"}

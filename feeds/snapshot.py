@@ -9,10 +9,10 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 
-from feeds.model import Article, Problem, Provider, Severity, Topic
+from feeds.model import Article, Problem, Provider, Retraction, Severity, Topic
 from feeds.parse import ParsedFile
 from feeds.taxonomy import Taxonomy
 from feeds.text import slugify
@@ -37,6 +37,7 @@ class Snapshot:
     by_provider: Mapping[str, tuple[Article, ...]]
     by_type: Mapping[str, tuple[Article, ...]]
     hidden_ids: frozenset[str]  # ids of articles that exist but are kept out
+    retractions: tuple[Retraction, ...]  # withdrawn articles, most recently withdrawn first
     problems: tuple[Problem, ...]
     counts: Counts
     loaded_at: datetime
@@ -61,6 +62,12 @@ class Snapshot:
         when one is released, so it keys everything rendered from the snapshot."""
         return _first_visible(self.articles, now)
 
+    def retraction_point(self, now: datetime, days: int) -> int:
+        """How many retractions are recent enough to announce: it changes exactly
+        when one expires, so it keys what is rendered from the snapshot."""
+        since = now - timedelta(days=days)
+        return sum(1 for retraction in self.retractions if since <= retraction.when <= now)
+
     def next_release(self, now: datetime) -> datetime | None:
         """When the next scheduled article becomes visible, if any."""
         start = _first_visible(self.articles, now)
@@ -83,6 +90,7 @@ def build_snapshot(
     problems: list[Problem] = list(taxonomy.problems) + list(extra_problems)
     files = hidden = undated = rejected = 0
     hidden_ids: set[str] = set()
+    retractions: list[Retraction] = []
     candidates: list[Article] = []
     for result in parsed:
         files += 1
@@ -92,6 +100,8 @@ def build_snapshot(
         elif result.hidden_id is not None:
             hidden += 1
             hidden_ids.add(result.hidden_id)
+            if result.retraction is not None:
+                retractions.append(result.retraction)
         elif any(p.kind == "undated" for p in result.problems):
             undated += 1
         else:
@@ -167,6 +177,7 @@ def build_snapshot(
         by_provider=MappingProxyType({slug: tuple(items) for slug, items in by_provider.items()}),
         by_type=MappingProxyType({kind: tuple(items) for kind, items in sorted(by_type.items())}),
         hidden_ids=frozenset(hidden_ids),
+        retractions=tuple(sorted(retractions, key=lambda r: (r.when, r.id), reverse=True)),
         problems=tuple(problems),
         counts=counts,
         loaded_at=loaded_at,

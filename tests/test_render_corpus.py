@@ -360,12 +360,16 @@ def rendered(name: str) -> Rendered:
     return _CACHE[name]
 
 
-def wanted(expected: Expected, kind: str, slug: str) -> list[Source]:
+def everything(expected: Expected, kind: str, slug: str) -> list[Source]:
     if kind == "all":
-        return expected.sources[:ITEMS]
+        return expected.sources
     if kind == "topics":
-        return expected.by_topic.get(slug, [])[:ITEMS]
-    return expected.by_provider.get(slug, [])[:ITEMS]
+        return expected.by_topic.get(slug, [])
+    return expected.by_provider.get(slug, [])
+
+
+def wanted(expected: Expected, kind: str, slug: str) -> list[Source]:
+    return everything(expected, kind, slug)[:ITEMS]
 
 
 def feed_meta(expected: Expected, kind: str, slug: str) -> dict[str, Any]:
@@ -602,6 +606,10 @@ def test_atom_entries_are_what_the_files_say(name: str) -> None:
             ("self", f"{BASE}{meta['path']}.atom", "application/atom+xml"),
             ("alternate", meta["home"], "text/html"),
         }
+        full_pages = len(everything(expected, kind, slug)) // ITEMS  # RFC 5005 archive pages
+        if full_pages:
+            archive = f"{BASE}{meta['path']}/archive/{full_pages}.atom"
+            want_links.add(("prev-archive", archive, "application/atom+xml"))
         if links != want_links:
             errors.append(f"{where}: feed links {links}")
         if (parsed.feed.title, parsed.feed.get("subtitle")) != (meta["title"], meta["description"]):

@@ -1,18 +1,21 @@
 """What RSS and Atom share: a feedgen generator filled in the same way, and the
-one workaround for feedgen's Atom links.
+elements feedgen cannot write itself, each written in one place.
 
-feedgen 1.0.0 drops every attribute but `href` of an Atom entry link
-(lkiesow/python-feedgen#135): `rel`, `type`, `length` and `title` vanish, so
-enclosures and related links would come out as plain alternate links. Entry
-links therefore never go through `FeedEntry.link()` for Atom; the `EntryLinks`
-extension below writes them itself.
+- feedgen 1.0.0 drops every attribute but `href` of an Atom entry link
+  (lkiesow/python-feedgen#135): `rel`, `type`, `length` and `title` vanish, so
+  enclosures and related links would come out as plain alternate links. Entry
+  links therefore never go through `FeedEntry.link()` for Atom; `EntryLinks`
+  writes them.
+- feedgen writes only the `self` atom:link of an RSS channel, and has no
+  RFC 5005 `fh:archive` nor RFC 6721 `at:deleted-entry`: `FeedExtras` writes
+  them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from feedgen.ext.base import BaseEntryExtension  # type: ignore[import-untyped]
+from feedgen.ext.base import BaseEntryExtension, BaseExtension  # type: ignore[import-untyped]
 from feedgen.feed import FeedGenerator  # type: ignore[import-untyped]
 from feedgen.util import xml_elem  # type: ignore[import-untyped]
 
@@ -20,9 +23,13 @@ from feeds import __version__
 from feeds.feed import Feed, Format
 from feeds.text import xml_safe
 
+ATOM_NS = "http://www.w3.org/2005/Atom"
+HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
+TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"  # RFC 6721
+
 
 class EntryLinks(BaseEntryExtension):  # type: ignore[misc]
-    """Atom `<link>` elements with all their attributes."""
+    """Atom entry `<link>` elements with all their attributes."""
 
     def __init__(self) -> None:
         self.links: list[dict[str, str]] = []
@@ -41,12 +48,42 @@ class EntryLinks(BaseEntryExtension):  # type: ignore[misc]
         return entry
 
 
-def new_generator(feed: Feed) -> FeedGenerator:
-    """A generator with the feed-level fields every format of feedgen's shares."""
+class FeedExtras(BaseExtension):  # type: ignore[misc]
+    """Feed-level links of RSS channels, archive marks and deleted entries."""
+
+    def __init__(self) -> None:
+        self.rss_links: list[dict[str, str]] = []  # atom:link elements of the channel
+        self.archive = False  # this document is an archive page (fh:archive)
+        self.deleted: list[tuple[str, str]] = []  # (entry id, when) for at:deleted-entry
+
+    def extend_ns(self) -> dict[str, str]:
+        namespaces = {}
+        if self.archive:
+            namespaces["fh"] = HISTORY_NS
+        if self.deleted:
+            namespaces["at"] = TOMBSTONES_NS
+        return namespaces
+
+    def extend_rss(self, rss: Any) -> Any:
+        channel = rss[0]
+        for link in self.rss_links:
+            xml_elem(f"{{{ATOM_NS}}}link", channel, **link)
+        if self.archive:
+            xml_elem(f"{{{HISTORY_NS}}}archive", channel)
+        return rss
+
+    def extend_atom(self, feed: Any) -> Any:
+        if self.archive:
+            xml_elem(f"{{{HISTORY_NS}}}archive", feed)
+        for ref, when in self.deleted:
+            xml_elem(f"{{{TOMBSTONES_NS}}}deleted-entry", feed, ref=ref, when=when)
+        return feed
+
+
+def new_generator(feed: Feed) -> tuple[FeedGenerator, FeedExtras]:
+    """A generator with the feed-level fields both formats share, and its extras."""
     generator = FeedGenerator()
-    generator.id(
-        feed.base_url + feed.selection.path(Format.ATOM).split("?")[0].removesuffix(".atom")
-    )
+    generator.id(feed.self_url(Format.ATOM).removesuffix(".atom"))
     generator.title(xml_safe(feed.title) or "Feed")
     generator.description(xml_safe(feed.description) or xml_safe(feed.title) or "Feed")
     generator.language(feed.language)
@@ -57,4 +94,22 @@ def new_generator(feed: Feed) -> FeedGenerator:
         generator.icon(feed.icon)
     if feed.logo:
         generator.logo(feed.logo)
-    return generator
+    generator.register_extension("extras", FeedExtras, BaseEntryExtension)
+    extras: FeedExtras = generator.extras
+    extras.archive = feed.is_archive
+    return generator, extras
+
+
+def history_links(feed: Feed, fmt: Format) -> list[dict[str, str]]:
+    """The WebSub hub and the RFC 5005 links of a feed, as link attributes."""
+    media_type = fmt.media_type.split(";")[0]
+    links = []
+    if feed.hub:
+        links.append({"href": feed.hub, "rel": "hub"})
+    if feed.is_archive:
+        links.append({"href": feed.url(feed.selection.current, fmt), "rel": "current",
+                      "type": media_type})  # fmt: skip
+    if feed.prev_archive is not None:
+        links.append({"href": feed.url(feed.prev_archive, fmt), "rel": "prev-archive",
+                      "type": media_type})  # fmt: skip
+    return links

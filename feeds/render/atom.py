@@ -5,14 +5,19 @@ from __future__ import annotations
 from feedgen.feed import FeedGenerator  # type: ignore[import-untyped]
 
 from feeds.feed import Feed, FeedItem, Format
-from feeds.render._feedgen import EntryLinks, new_generator
+from feeds.render._feedgen import EntryLinks, history_links, new_generator
 
 
 def render_atom(feed: Feed) -> bytes:
-    generator = new_generator(feed)
+    generator, extras = new_generator(feed)
     generator.register_extension("links", EntryLinks, EntryLinks, atom=True, rss=False)
     generator.link(href=feed.self_url(Format.ATOM), rel="self", type="application/atom+xml")
     generator.link(href=feed.home_url, rel="alternate", type="text/html")
+    for link in history_links(feed, Format.ATOM):
+        generator.link(**link)
+    extras.deleted = [
+        (retraction.id, retraction.when.isoformat()) for retraction in feed.retractions
+    ]
     if not feed.items or any(item.provider is None for item in feed.items):
         # Every entry needs an author: the site stands in where no provider is named.
         generator.author(name=feed.title)

@@ -20,10 +20,14 @@ def render_json(feed: Feed) -> bytes:
         "description": feed.description,
         "language": feed.language,
     }
+    if feed.prev_archive is not None:  # older items, page by page
+        document["next_url"] = feed.url(feed.prev_archive, Format.JSON)
     if feed.logo:
         document["icon"] = feed.logo
     if feed.icon:
         document["favicon"] = feed.icon
+    if feed.hub:
+        document["hubs"] = [{"type": "WebSub", "url": feed.hub}]
     document["items"] = [_item(item) for item in feed.items]
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 

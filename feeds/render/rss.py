@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import html
+import math
+
+from feedgen.feed import FeedGenerator  # type: ignore[import-untyped]
 
 from feeds.feed import Feed, FeedItem, Format
-from feeds.render._feedgen import new_generator
+from feeds.render._feedgen import history_links, new_generator
 
 
 def render_rss(feed: Feed) -> bytes:
-    generator = new_generator(feed)
+    generator, extras = new_generator(feed)
     generator.load_extension("media", atom=False, rss=True)
     generator.load_extension("dc", atom=False, rss=True)
     generator.link(href=feed.self_url(Format.RSS), rel="self")
-    generator.link(href=feed.home_url, rel="alternate")  # the channel <link>
+    generator.link(href=feed.home_url, rel="alternate")  # the channel <link>: the last one
+    extras.rss_links = history_links(feed, Format.RSS)
+    generator.ttl(max(1, math.ceil(feed.max_age / 60)))  # minutes
     if feed.logo:
         generator.image(url=feed.logo, title=feed.title, link=feed.home_url)
     # feedgen prepends entries: add the oldest first so the newest comes first.
@@ -22,9 +27,9 @@ def render_rss(feed: Feed) -> bytes:
     return generator.rss_str(pretty=False)  # type: ignore[no-any-return]
 
 
-def _add_item(generator: object, item: FeedItem, feed: Feed) -> None:
+def _add_item(generator: FeedGenerator, item: FeedItem, feed: Feed) -> None:
     article = item.article
-    entry = generator.add_entry()  # type: ignore[attr-defined]
+    entry = generator.add_entry()
     entry.guid(article.id, permalink=False)
     entry.title(article.title)
     if article.url:
