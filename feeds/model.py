@@ -6,6 +6,7 @@ one `Snapshot` (see `feeds.snapshot`). Nothing here does I/O.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -67,7 +68,7 @@ class RelatedItem:
 
 @dataclass(frozen=True, slots=True)
 class Article:
-    id: str  # stable: urn:uuid derived from the canonical URL (or the file path)
+    id: str  # stable: urn:uuid of the canonical URL (or of the file path): the duplicate key
     source: str  # path relative to the content folder, '/'-separated
     title: str  # plain text
     published: datetime  # aware, UTC
@@ -80,10 +81,16 @@ class Article:
     images: tuple[Image, ...] = ()
     related: tuple[RelatedItem, ...] = ()
     featured: str = ""  # featuredContent as written: an HTML embed (e.g. a video iframe)
-    body: str = ""  # the body as written
+    # The body as written, zlib-compressed: bodies are most of an article's memory
+    # (whole HTML newsletters), and a feed decompresses only its newest few.
+    body_z: bytes = b""
     body_is_html: bool = False  # HTML (a .html file) rather than Markdown
     duration: str = ""  # ISO-8601 duration of a video or course, e.g. PT15M
-    canonical_url: str = ""  # duplicate detection key; "" when the article has no URL
+
+    @property
+    def body(self) -> str:
+        """The body as written."""
+        return zlib.decompress(self.body_z).decode("utf-8") if self.body_z else ""
 
     # The HTML is made when a feed first shows the article, not when it loads:
     # a load touches every article, a feed only its newest few.
@@ -95,9 +102,10 @@ class Article:
     @property
     def body_html(self) -> str:
         """The body as sanitized HTML."""
-        if not self.body:
+        body = self.body
+        if not body:
             return ""
-        return sanitize_html(self.body) if self.body_is_html else markdown_to_html(self.body)
+        return sanitize_html(body) if self.body_is_html else markdown_to_html(body)
 
 
 @dataclass(frozen=True, slots=True)

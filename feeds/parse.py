@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Any
+from functools import lru_cache
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
@@ -155,7 +157,7 @@ def parse_file(relpath: str, data: bytes, site_url: str | None = None) -> Parsed
             retraction = _retraction(relpath, fields, article_id) if withdrawn else None
             return ParsedFile(hidden_id=article_id, retraction=retraction)
         article = _build_article(
-            relpath, fields, body, site_url, warn, article_id, url, original_url, canonical
+            relpath, fields, body, site_url, warn, article_id, url, original_url
         )
     except FieldError as error:
         line = _line_of(front, error.field.split(".")[0].split("[")[0])
@@ -175,7 +177,6 @@ def _build_article(
     article_id: str,
     url: str | None,
     original_url: str | None,
-    canonical: str,
 ) -> Article | None:
     """The article, or None when it has no date."""
     title = plain_text(_string(fields, "title") or _string(fields, "name") or "")
@@ -208,17 +209,29 @@ def _build_article(
         url=url,
         original_url=original_url if original_url and original_url != url else None,
         summary=summary,
-        type=slugify(_string(fields, "type") or "article") or "article",
+        type=_shared(slugify(_string(fields, "type") or "article") or "article"),
         provider=_provider(fields.get("provider"), site_url, warn),
-        topics=tuple(topics),
+        topics=_shared(tuple(topics)),
         images=_images(fields, "images", site_url, warn),
         related=_related(fields.get("related"), url, warn),
         featured=_string(fields, "featuredContent") or "",
-        body=body[:MAX_BODY_CHARS].strip(),
+        body_z=_compressed(body[:MAX_BODY_CHARS].strip()),
         body_is_html=relpath.lower().endswith(".html"),
         duration=xml_safe(_string(fields, "length") or "")[:40],
-        canonical_url=canonical,
     )
+
+
+_T = TypeVar("_T", bound=Hashable)
+
+
+@lru_cache(maxsize=4096)
+def _shared(value: _T) -> _T:
+    """One object for values many articles repeat (providers, topic lists, types)."""
+    return value
+
+
+def _compressed(body: str) -> bytes:
+    return zlib.compress(body.encode("utf-8"), 6) if body else b""
 
 
 def _retraction(relpath: str, fields: dict[Any, Any], article_id: str) -> Retraction | None:
@@ -428,7 +441,7 @@ def _provider(
         warn("provider", "has neither a domain nor a name: ignored")
         return None
     images = _images(value, "images", site_url, lambda f, r: warn(f"provider.{f}", r))
-    return Provider(slug=slug, name=name or domain, domain=domain, images=images)
+    return _shared(Provider(slug=slug, name=name or domain, domain=domain, images=images))
 
 
 def _related(

@@ -113,7 +113,7 @@ def build_snapshot(
     articles: list[Article] = []
     winner_of: dict[str, Article] = {}
     for article in candidates:
-        key = article.canonical_url or article.id
+        key = article.id  # a name-based UUID of the canonical URL
         first = winner_of.get(key)
         if first is not None:
             problems.append(

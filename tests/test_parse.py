@@ -110,7 +110,7 @@ def test_id_is_uuid5_of_the_canonical_url():
     ]:
         article = article_of("2024-01-01-a.md", front(f"title: T\nwebUrl: '{url}'\n"))
         assert article.id == expected, url
-        assert article.canonical_url == "https://example.com/news/story"
+        assert canonical_url(article.url) == "https://example.com/news/story"
 
 
 def test_id_does_not_depend_on_site_url_or_file_name():
