@@ -47,7 +47,6 @@ log = logging.getLogger("feeds.app")
 
 ALLOWED_QUERY = {"type", "limit"}
 IMMUTABLE_AGE = 365 * 24 * 3600  # a full archive page never changes
-MAX_VARIANTS = 1000  # filtered feeds remembered for WebSub notifications
 
 
 class FeedService:
@@ -61,8 +60,7 @@ class FeedService:
         self.clock = clock
         self.cache = DocumentCache()
         self.metrics = Metrics(loader, self.cache.stats)
-        # Filtered feeds someone asked for: WebSub notifies their subscribers too.
-        self.variants: set[Selection] = set()
+        self.notifier: HubNotifier | None = None  # with a WebSub hub configured
 
     def snapshot(self) -> Snapshot:
         return self.loader.snapshot
@@ -173,8 +171,8 @@ async def feed_route(request: Request) -> Response:
         )
     except UnknownFeed as error:  # an archive page past the last full one
         return _error(404, str(error))
-    if not selection.archived and len(service.variants) < MAX_VARIANTS:
-        service.variants.add(selection)
+    if service.notifier is not None and not selection.archived and selection.page is None:
+        service.notifier.add_variant(selection, snapshot, now)  # its subscribers hear of changes
     return service.respond(request, document, cors=True)
 
 
@@ -264,12 +262,13 @@ ROUTES = [
 def _route_label(path: str) -> str:
     """A bounded label for metrics: the route, never the raw path."""
     if path.startswith("/feeds/"):
-        if path.startswith("/feeds/all."):
-            return "/feeds/all"
+        archive = "/archive" if "/archive/" in path else ""
+        if path.startswith(("/feeds/all.", "/feeds/all/")):
+            return "/feeds/all" + archive
         if path.startswith("/feeds/topics/"):
-            return "/feeds/topics"
+            return "/feeds/topics" + archive
         if path.startswith("/feeds/providers/"):
-            return "/feeds/providers"
+            return "/feeds/providers" + archive
     elif path in ("/", "/opml.xml", "/healthz", "/readyz", "/metrics"):
         return path
     return "other"
@@ -353,7 +352,7 @@ def create_app(
             log.error("%s; serving nothing until it can be read", error)
         notifier = None
         if settings.websub_hub:
-            notifier = HubNotifier(settings, loader, clock, variants=lambda: list(service.variants))
+            notifier = service.notifier = HubNotifier(settings, loader, clock)
             stop_notifying = loader.on_change(notifier.snapshot_changed)
             notifier.start()
         if watch:
@@ -366,6 +365,7 @@ def create_app(
             if notifier is not None:
                 stop_notifying()
                 notifier.close()
+                service.notifier = None
 
     app = Starlette(routes=ROUTES, lifespan=lifespan)
     app.state.service = service

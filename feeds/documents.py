@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from feeds.feed import EPOCH, Format, Kind, Selection, archive_pages, describe
 from feeds.pages import render_index, render_opml
-from feeds.render import render
+from feeds.render import render_document
 from feeds.settings import Settings
 from feeds.snapshot import Snapshot
 
@@ -78,7 +78,7 @@ def build_feed(
     """A feed document; raises UnknownFeed for an unknown topic or provider."""
     started = time.perf_counter()
     feed = describe(snapshot, selection, settings, now)
-    body = render(feed, fmt, settings.max_feed_bytes)
+    body = render_document(feed, fmt, settings)
     link = f'<{feed.hub}>; rel="hub", <{feed.self_url(fmt)}>; rel="self"' if feed.hub else ""
     return Document.of(
         body,

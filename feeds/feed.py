@@ -265,7 +265,7 @@ def _retractions(
         if selection.kind is Kind.ALL:
             found.append(retraction)
         elif selection.kind is Kind.PROVIDER:
-            if retraction.provider == selection.slug:
+            if retraction.provider is not None and retraction.provider.slug == selection.slug:
                 found.append(retraction)
         elif any(
             (topic := snapshot.topic_for(name)) is not None and topic.slug == selection.slug

@@ -115,8 +115,8 @@ class Retraction:
 
     id: str
     when: datetime  # removedDateTime / deletedDateTime, else the last date the file gives
-    topics: tuple[str, ...] = ()
-    provider: str | None = None  # provider slug
+    topics: tuple[str, ...] = ()  # topic names as the file gives them
+    provider: Provider | None = None
 
 
 class Severity(Enum):

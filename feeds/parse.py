@@ -153,8 +153,11 @@ def parse_file(relpath: str, data: bytes, site_url: str | None = None) -> Parsed
         url = web_url or original_url
         canonical = canonical_url(url) if url else ""
         article_id = stable_id(canonical or f"file:{relpath}")
-        if hidden:  # in no feed; a withdrawn one is announced as retracted
-            retraction = _retraction(relpath, fields, article_id) if withdrawn else None
+        if hidden:  # in no feed; a withdrawn one (never a draft) is announced as retracted
+            draft = _flag(fields, "published", default=True) is False
+            retraction = (
+                _retraction(relpath, fields, article_id) if withdrawn and not draft else None
+            )
             return ParsedFile(hidden_id=article_id, retraction=retraction)
         article = _build_article(
             relpath, fields, body, site_url, warn, article_id, url, original_url
@@ -252,7 +255,7 @@ def _retraction(relpath: str, fields: dict[Any, Any], article_id: str) -> Retrac
         provider = _provider(fields.get("provider"), None, lambda field, reason: None)
     except FieldError:
         topics, provider = (), None
-    return Retraction(article_id, when, topics, provider.slug if provider else None)
+    return Retraction(article_id, when, topics, provider)
 
 
 def stable_id(key: str) -> str:

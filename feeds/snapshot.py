@@ -7,10 +7,12 @@ current one atomically, so a request holding the old one is never disturbed.
 from __future__ import annotations
 
 import bisect
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
+from typing import TypeVar
 
 from feeds.model import Article, Problem, Provider, Retraction, Severity, Topic
 from feeds.parse import ParsedFile
@@ -62,11 +64,13 @@ class Snapshot:
         when one is released, so it keys everything rendered from the snapshot."""
         return _first_visible(self.articles, now)
 
-    def retraction_point(self, now: datetime, days: int) -> int:
-        """How many retractions are recent enough to announce: it changes exactly
-        when one expires, so it keys what is rendered from the snapshot."""
+    def retraction_point(self, now: datetime, days: int) -> tuple[int, int]:
+        """Where `now` falls among the retractions: it changes exactly when one
+        comes due or expires, so it keys what is rendered from the snapshot."""
         since = now - timedelta(days=days)
-        return sum(1 for retraction in self.retractions if since <= retraction.when <= now)
+        due = sum(1 for retraction in self.retractions if retraction.when <= now)
+        expired = sum(1 for retraction in self.retractions if retraction.when < since)
+        return due, expired
 
     def next_release(self, now: datetime) -> datetime | None:
         """When the next scheduled article becomes visible, if any."""
@@ -77,6 +81,15 @@ class Snapshot:
 def _first_visible(articles: Sequence[Article], now: datetime) -> int:
     # Newest first, so the scheduled (future) articles form a prefix.
     return bisect.bisect_left(articles, True, key=lambda article: article.published <= now)
+
+
+_Named = TypeVar("_Named", str, Provider)
+
+
+def _most_named(counts: Counter[_Named]) -> _Named:
+    """The most frequent; on a tie, the one counted last (the oldest article's)."""
+    order = {value: position for position, value in enumerate(counts)}
+    return max(counts, key=lambda value: (counts[value], order[value]))
 
 
 def build_snapshot(
@@ -137,24 +150,46 @@ def build_snapshot(
     by_topic: dict[str, list[Article]] = {}
     by_provider: dict[str, list[Article]] = {}
     by_type: dict[str, list[Article]] = {}
+    # A topic or provider the taxonomy lacks is named as most of its articles name
+    # it, the oldest spelling winning a tie: one newer article spelling it
+    # differently neither renames it nor rewrites its full archive pages.
+    topic_names: dict[str, Counter[str]] = {}
+    provider_names: dict[str, Counter[Provider]] = {}
+
+    def topic_slug(name: str) -> str:
+        key = name.casefold()
+        slug = topic_by_name.get(key)
+        if slug is None:
+            slug = slugify(name)
+            topic_by_name[key] = slug
+        if slug not in taxonomy.topics:
+            topic_names.setdefault(slug, Counter())[name] += 1
+        return slug
+
+    def provider_slug(provider: Provider) -> str:
+        if provider.slug not in taxonomy.providers:
+            provider_names.setdefault(provider.slug, Counter())[provider] += 1
+        return provider.slug
+
     for article in articles:
         by_type.setdefault(article.type, []).append(article)
         for name in article.topics:
-            key = name.casefold()
-            slug = topic_by_name.get(key)
-            if slug is None:
-                slug = slugify(name)
-                if slug not in topics:
-                    topics[slug] = Topic(slug=slug, name=name)
-                topic_by_name[key] = slug
-            bucket = by_topic.setdefault(slug, [])
+            bucket = by_topic.setdefault(topic_slug(name), [])
             if not bucket or bucket[-1] is not article:
                 bucket.append(article)
         if article.provider is not None:
-            slug = article.provider.slug
-            if slug not in providers:
-                providers[slug] = article.provider
-            by_provider.setdefault(slug, []).append(article)
+            by_provider.setdefault(provider_slug(article.provider), []).append(article)
+    # A withdrawn article's topics and provider keep their feeds, which announce it.
+    for retraction in retractions:
+        for name in retraction.topics:
+            if name.casefold() not in topic_by_name:
+                topic_slug(name)
+        if retraction.provider is not None and retraction.provider.slug not in provider_names:
+            provider_slug(retraction.provider)
+    for slug, names in topic_names.items():
+        topics[slug] = Topic(slug=slug, name=_most_named(names))
+    for slug, seen in provider_names.items():
+        providers[slug] = _most_named(seen)
 
     counts = Counts(
         files=files,

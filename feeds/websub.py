@@ -1,29 +1,34 @@
 """WebSub publisher: tell the hub which feed URLs changed, so subscribers hear of a
 new article in seconds instead of at their next poll.
 
-After every new snapshot (and whenever a scheduled article is released) the
-notifier renders the feeds whose description changed, compares their bytes with
-the last ones it saw, and sends the hub one `hub.mode=publish` ping per feed URL
-whose bytes changed. Pings go out from a thread of their own, with retries and
-backoff, so a slow or failing hub never delays a request.
+After every new snapshot (and whenever a scheduled article is released or a
+retraction expires) the notifier renders the feeds whose description changed,
+compares their bytes with the last ones it saw, and sends the hub one
+`hub.mode=publish` ping per feed URL whose bytes changed. Pings go out from a
+thread of their own, with retries and backoff, so a slow or failing hub never
+delays a request. With several worker processes on one host, only the one
+holding a lock file notifies, so the hub hears of each change once per host.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
+import os
 import queue
+import tempfile
 import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from feeds.errors import NotLoaded, UnknownFeed
 from feeds.feed import Feed, Format, Kind, Selection, describe
 from feeds.loader import ContentLoader
-from feeds.render import render
+from feeds.render import render_document
 from feeds.settings import Settings
 from feeds.snapshot import Snapshot
 
@@ -32,6 +37,24 @@ log = logging.getLogger("feeds.websub")
 RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)  # seconds before each retry of a failed ping
 PING_TIMEOUT = 10.0
 LONGEST_SLEEP = 3600.0  # look at the clock at least this often for scheduled articles
+MAX_VARIANTS = 1000  # filtered feeds whose subscribers are notified; the rest are not
+LEADER_RETRY = 30.0  # how often a worker that does not notify checks whether it should
+
+
+def _default_lock_path(settings: Settings) -> str:
+    """One lock per service on a host: the same settings, the same lock."""
+    key = f"{settings.websub_hub}|{settings.base_url}|{os.path.realpath(settings.content)}"
+    digest = hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
+    return os.path.join(tempfile.gettempdir(), f"feeds-websub-{digest}.lock")
+
+
+def _next_change(snapshot: Snapshot, now: datetime, retraction_days: int) -> datetime | None:
+    """When a feed changes with no reload: a release, or a retraction coming or going."""
+    window = timedelta(days=retraction_days)
+    moments = [snapshot.next_release(now)]
+    moments += [moment for r in snapshot.retractions for moment in (r.when, r.when + window)]
+    future = [moment for moment in moments if moment is not None and moment > now]
+    return min(future, default=None)
 
 
 class HubNotifier:
@@ -42,15 +65,23 @@ class HubNotifier:
         settings: Settings,
         loader: ContentLoader,
         clock: Callable[[], datetime],
-        variants: Callable[[], Iterable[Selection]] = tuple,
         retry_delays: tuple[float, ...] = RETRY_DELAYS,
+        lock_path: str | None = None,
     ) -> None:
         self.hub = settings.websub_hub
         self.settings = settings
         self.loader = loader
         self.clock = clock
-        self.variants = variants  # filtered feeds subscribers asked for
         self.retry_delays = retry_delays
+        self.lock_path = lock_path or _default_lock_path(settings)
+        self._lock_file: int | None = None
+        # Filtered feeds subscribers asked for, each with the snapshot it was served
+        # from: the baseline its later changes are measured against.
+        self._new_variants: queue.SimpleQueue[tuple[Selection, Snapshot, datetime]] = (
+            queue.SimpleQueue()
+        )
+        self._asked: set[Selection] = set()  # touched by the serving thread only
+        self._variants: set[Selection] = set()  # touched by the watching thread only
         self.sent = 0
         self.failed = 0
         self._feeds: dict[Selection, Feed] = {}  # what each feed said when last looked at
@@ -72,12 +103,35 @@ class HubNotifier:
         """The loader's listener: look again soon (never blocks the loader)."""
         self._wake.set()
 
+    def add_variant(self, selection: Selection, snapshot: Snapshot, now: datetime) -> None:
+        """A filtered feed was served (from `snapshot` at `now`): notify its
+        subscribers of its changes from now on."""
+        if selection not in self._asked and len(self._asked) < MAX_VARIANTS:
+            self._asked.add(selection)
+            self._new_variants.put((selection, snapshot, now))
+
     def close(self) -> None:
         self._stop.set()
         self._wake.set()
         self._pings.put(None)
         for thread in self._threads:
             thread.join(timeout=5)
+        if self._lock_file is not None:
+            os.close(self._lock_file)  # releases the lock for another worker
+            self._lock_file = None
+
+    def _leader(self) -> bool:
+        """Whether this process is the one on this host that notifies the hub."""
+        if self._lock_file is not None:
+            return True
+        descriptor = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(descriptor)
+            return False
+        self._lock_file = descriptor
+        return True
 
     # ---- which feed URLs changed ----
 
@@ -86,15 +140,19 @@ class HubNotifier:
         while not self._stop.is_set():
             wait = LONGEST_SLEEP
             try:
-                snapshot = self.loader.snapshot
-                now = self.clock()
-                for url in self.changed_urls(snapshot, now):
-                    if not first:  # the first look only learns what is there
-                        self._pings.put(url)
-                first = False
-                release = snapshot.next_release(now)
-                if release is not None:
-                    wait = min(wait, max((release - now).total_seconds(), 0.0) + 0.05)
+                if not self._leader():
+                    first = True  # another worker notifies; look again later
+                    wait = LEADER_RETRY
+                else:
+                    snapshot = self.loader.snapshot
+                    now = self.clock()
+                    for url in self.changed_urls(snapshot, now):
+                        if not first:  # the first look only learns what is there
+                            self._pings.put(url)
+                    first = False
+                    change = _next_change(snapshot, now, self.settings.retraction_days)
+                    if change is not None:
+                        wait = min(wait, max((change - now).total_seconds(), 0.0) + 0.05)
             except NotLoaded:
                 pass
             except Exception:  # a bug here must not stop the notifications
@@ -102,31 +160,47 @@ class HubNotifier:
             self._wake.wait(wait)
             self._wake.clear()
 
+    def _learn_variants(self) -> None:
+        """Baselines of newly served filtered feeds, from the snapshot that served them."""
+        while not self._new_variants.empty():
+            selection, snapshot, now = self._new_variants.get()
+            self._variants.add(selection)
+            self._remember(selection, snapshot, now)
+
     def changed_urls(self, snapshot: Snapshot, now: datetime) -> list[str]:
         """Public URLs of the feeds whose bytes differ from the last call's."""
+        self._learn_variants()
         selections = [Selection()]
         selections += [Selection(Kind.TOPIC, slug) for slug in snapshot.topics]
         selections += [Selection(Kind.PROVIDER, slug) for slug in snapshot.providers]
-        selections += sorted(set(self.variants()), key=lambda s: s.path(Format.RSS))
+        selections += sorted(self._variants, key=lambda s: s.path(Format.RSS))
         changed: list[str] = []
-        seen = set()
         for selection in selections:
-            seen.add(selection)
-            try:
-                feed = describe(snapshot, selection, self.settings, now)
-            except UnknownFeed:
-                continue
-            if self._feeds.get(selection) == feed:
-                continue  # same description, same bytes: nothing to render
-            self._feeds[selection] = feed
-            for fmt in Format:
-                body = render(feed, fmt, self.settings.max_feed_bytes)
-                digest = hashlib.blake2b(body, digest_size=16).digest()
-                if self._digests.get((selection, fmt)) != digest:
-                    self._digests[(selection, fmt)] = digest
-                    changed.append(feed.self_url(fmt))
-        for selection in self._feeds.keys() - seen:  # a topic or provider that is gone
+            changed += self._remember(selection, snapshot, now)
+        gone = self._feeds.keys() - set(selections)  # a topic or provider that is gone
+        for selection in gone:
             del self._feeds[selection]
+        return changed
+
+    def _remember(self, selection: Selection, snapshot: Snapshot, now: datetime) -> list[str]:
+        """Record what the feed says now; the URLs of the formats whose bytes changed
+        (none the first time a feed is seen: there is nothing to compare with)."""
+        try:
+            feed = describe(snapshot, selection, self.settings, now)
+        except UnknownFeed:
+            return []
+        if self._feeds.get(selection) == feed:
+            return []  # same description, same bytes: nothing to render
+        known = selection in self._feeds
+        self._feeds[selection] = feed
+        changed = []
+        for fmt in Format:
+            body = render_document(feed, fmt, self.settings)
+            digest = hashlib.blake2b(body, digest_size=16).digest()
+            if self._digests.get((selection, fmt)) != digest:
+                self._digests[(selection, fmt)] = digest
+                if known:
+                    changed.append(feed.self_url(fmt))
         return changed
 
     # ---- pinging ----

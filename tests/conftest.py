@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -173,9 +174,14 @@ class FeedsServer:
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            self.kill()
             raise AssertionError(f"the server ignored SIGTERM for {timeout}s") from None
+
+    def kill(self) -> None:
+        """SIGKILL the server and its worker processes (its own process group)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
 
     def stdout(self) -> str:
         return self.stdout_path.read_text(encoding="utf-8", errors="replace")
@@ -235,6 +241,4 @@ def feeds_server(tmp_path: Path) -> Iterator[Callable[..., FeedsServer]]:
 
     yield start
     for server in servers:
-        if server.process.poll() is None:
-            server.process.kill()
-            server.process.wait()
+        server.kill()  # workers too, even when the parent has exited

@@ -306,28 +306,51 @@ def expectations(root: Path) -> Expected:
             "description": plain(fields.get("description") or ""),
             "images": [image.url for image in images],
         }
-    for source in expected.sources:  # newest first: the newest spelling names a new topic
+    # A topic or provider without a taxonomy entry is named as most of its articles
+    # spell it; on a tie, the spelling whose newest use is the oldest.
+    topic_spellings: dict[str, list[str]] = {}
+    provider_spellings: dict[str, list[tuple[Any, ...]]] = {}
+    taxonomy_providers = set(expected.providers)
+    taxonomy_topics = set(expected.topics)
+    for source in expected.sources:  # newest first
         for name in source.topics:
             slug = expected.topic_of.get(name.casefold())
             if slug is None:
                 slug = slug_of(name) or "topic"
-                expected.topics.setdefault(slug, name)
                 expected.topic_of[name.casefold()] = slug
+            if slug not in taxonomy_topics:
+                topic_spellings.setdefault(slug, []).append(name)
             bucket = expected.by_topic.setdefault(slug, [])
             if source not in bucket:
                 bucket.append(source)
         if source.provider_slug:
-            expected.providers.setdefault(
-                source.provider_slug,
-                {
-                    "name": source.provider_name,
-                    "domain": source.provider_domain,
-                    "description": "",
-                    "images": [image.url for image in source.provider_images],
-                },
-            )
+            if source.provider_slug not in taxonomy_providers:
+                spelling = (
+                    source.provider_name,
+                    source.provider_domain,
+                    tuple(image.url for image in source.provider_images),
+                )
+                provider_spellings.setdefault(source.provider_slug, []).append(spelling)
             expected.by_provider.setdefault(source.provider_slug, []).append(source)
+    for slug, names in topic_spellings.items():
+        expected.topics[slug] = most_common(names)
+    for slug, spellings in provider_spellings.items():
+        name, domain, images = most_common(spellings)
+        expected.providers[slug] = {
+            "name": name,
+            "domain": domain,
+            "description": "",
+            "images": list(images),
+        }
     return expected
+
+
+def most_common(seen_newest_first: list[Any]) -> Any:
+    """The value seen most often; on a tie, the one whose newest sighting is oldest."""
+    first_seen = {}
+    for position, value in enumerate(seen_newest_first):
+        first_seen.setdefault(value, position)
+    return max(first_seen, key=lambda v: (seen_newest_first.count(v), first_seen[v]))
 
 
 # ---- the feeds, rendered once per folder ----

@@ -13,6 +13,7 @@ from feeds.feed import Feed, Format
 from feeds.render.atom import render_atom
 from feeds.render.jsonfeed import render_json
 from feeds.render.rss import render_rss
+from feeds.settings import Settings
 
 RENDERERS: dict[Format, Callable[[Feed], bytes]] = {
     Format.RSS: render_rss,
@@ -36,3 +37,11 @@ def render(feed: Feed, fmt: Format, max_bytes: int) -> bytes:
         feed = replace(feed, items=items, updated=items[0].article.published)
         document = renderer(feed)
     return document
+
+
+def render_document(feed: Feed, fmt: Format, settings: Settings) -> bytes:
+    """The feed as published: a live feed within the size budget; an archive page
+    whole, since trimming it would leave its oldest articles on no page at all."""
+    if feed.is_archive:
+        return RENDERERS[fmt](feed)
+    return render(feed, fmt, settings.max_feed_bytes)
