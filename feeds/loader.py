@@ -288,7 +288,10 @@ def _read_and_parse(work: list[_Work], site_url: str | None) -> list[_Done]:
     for relpath, path, stat_key, previous in work:
         try:
             with open(path, "rb") as handle:
-                data = handle.read(MAX_FILE_BYTES + 1)
+                # The size the scan saw, and a little more: a file that grew since is
+                # read again at the next scan. (Asking for the limit itself would
+                # allocate 4 MiB for every read.)
+                data = handle.read(min(stat_key[2] + 65536, MAX_FILE_BYTES + 1))
         except OSError as error:
             problem = Problem(relpath, f"cannot read: {error.strerror or error}", kind="unreadable")
             done.append((relpath, stat_key, b"!unreadable", ParsedFile(problems=(problem,))))

@@ -7,6 +7,7 @@ failure becomes a `Problem` naming the file, the field and the reason.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 import zlib
@@ -15,7 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from functools import lru_cache
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
@@ -122,7 +122,7 @@ def parse_file(relpath: str, data: bytes, site_url: str | None = None) -> Parsed
         # Blank lines stand in for the removed ones, so YAML's line numbers still hold.
         front = _SECURED_KEY.sub(lambda match: "\n" * match.group().count("\n"), front)
     try:
-        fields = yaml.load(front, Loader=SafeLoader)  # noqa: S506 - a safe loader
+        fields = load_fields(front)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 2 if mark is not None else None
@@ -131,7 +131,6 @@ def parse_file(relpath: str, data: bytes, site_url: str | None = None) -> Parsed
         return reject(f"YAML: {type(error).__name__}: {str(error)[:200]}")
     if not isinstance(fields, dict):
         return reject(f"front matter must be a mapping of fields, not {_kind(fields)}")
-    fields.pop("secured", None)
 
     problems: list[Problem] = []
 
@@ -258,17 +257,65 @@ def _retraction(relpath: str, fields: dict[Any, Any], article_id: str) -> Retrac
     return Retraction(article_id, when, topics, provider)
 
 
+# The fields an article is made of; the rest of the front matter is never built
+# into Python objects (PyYAML's node composition is in C, construction is not).
+ARTICLE_FIELDS = frozenset(
+    {
+        "title", "name", "excerpt", "publishedDateTime", "webUrl", "originalUrl", "type",
+        "published", "removed", "deleted", "provider", "topics", "images", "related",
+        "featuredContent", "length", "removedDateTime", "deletedDateTime", "modifiedDateTime",
+    }
+)  # fmt: skip
+
+
+def load_fields(front: str) -> object:
+    """The front matter's article fields, with PyYAML's safe loader.
+
+    The document is composed whole (so its syntax is checked whole), but only the
+    values of `ARTICLE_FIELDS` are constructed: `secured` never is, nor are the
+    many fields no feed shows. Anything but a mapping is returned as it loads.
+    """
+    loader = SafeLoader(front)
+    try:
+        node = loader.get_single_node()
+        if not isinstance(node, yaml.MappingNode):
+            return None if node is None else loader.construct_document(node)
+        loader.flatten_mapping(node)  # `<<` merge keys
+        fields: dict[str, object] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key in ARTICLE_FIELDS:
+                fields[key] = loader.construct_object(value_node, deep=True)
+        return fields
+    finally:
+        loader.dispose()
+
+
 def stable_id(key: str) -> str:
-    """An id that never changes for the same story: a name-based UUID of its URL."""
-    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, key)}"
+    """An id that never changes for the same story: a name-based (version 5) UUID of
+    its URL, as `uuid.uuid5(uuid.NAMESPACE_URL, key)` makes it, made directly."""
+    digest = bytearray(hashlib.sha1(_URL_NAMESPACE + key.encode("utf-8")).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    hex_digits = digest.hex()
+    return (
+        f"urn:uuid:{hex_digits[:8]}-{hex_digits[8:12]}-{hex_digits[12:16]}-"
+        f"{hex_digits[16:20]}-{hex_digits[20:]}"
+    )
+
+
+_URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
+_URL_PARTS = re.compile(r"([^:/?#]+):(//[^/?#]*)?([^?#]*)(\?[^#]*)?")
 
 
 def canonical_url(url: str) -> str:
     """The URL that identifies a story: scheme and host lower-case, no fragment,
     no trailing slash."""
-    parts = urlsplit(url)
-    path = parts.path.rstrip("/")
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))
+    match = _URL_PARTS.match(url)
+    if match is None:
+        return url
+    scheme, authority, path, query = match.groups()
+    return f"{scheme.lower()}:{(authority or '').lower()}{path.rstrip('/')}{query or ''}"
 
 
 # ---- field readers: each returns the value or raises FieldError ----
