@@ -350,6 +350,8 @@ def create_app(
             )
         except ContentError as error:
             log.error("%s; serving nothing until it can be read", error)
+        except Exception:  # the watcher tries again; the process must stay up
+            log.exception("the first load failed; serving nothing until a reload works")
         notifier = None
         if settings.websub_hub:
             notifier = service.notifier = HubNotifier(settings, loader, clock)

@@ -10,6 +10,10 @@ class FeedsError(Exception):
 class ContentError(FeedsError):
     """The content folder as a whole cannot be read (missing, not a folder, no permission)."""
 
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.reason = reason  # without the path: fit for a public status page
+
 
 class NotLoaded(FeedsError):
     """No snapshot has been loaded yet."""

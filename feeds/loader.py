@@ -121,7 +121,10 @@ class ContentLoader:
                 snapshot = self._reload()
             except Exception as error:
                 self.stats.errors += 1
-                self.stats.last_error = str(error)
+                # Said on /readyz: the reason, never a path of the machine.
+                self.stats.last_error = (
+                    error.reason if isinstance(error, ContentError) else type(error).__name__
+                )
                 raise
             self.stats.last_duration = time.perf_counter() - started
             self.stats.last_error = None
@@ -208,13 +211,11 @@ class ContentLoader:
     def _scan(self) -> _Scan:
         root = os.path.realpath(self.root)  # follows a symlink swapped by git-sync
         if not os.path.isdir(root):
-            raise ContentError(f"{self.root}: content folder is missing or not a folder")
+            raise ContentError(self.root, "content folder is missing or not a folder")
         try:
             os.listdir(root)
         except OSError as error:
-            raise ContentError(
-                f"{self.root}: cannot read content folder: {error.strerror}"
-            ) from None
+            raise ContentError(self.root, f"cannot read content folder: {error.strerror}") from None
         files: dict[str, tuple[str, StatKey]] = {}
         problems: dict[str, Problem] = {}
         for relpath, path, outcome in _walk(root):
@@ -297,9 +298,19 @@ def _read_and_parse(work: list[_Work], site_url: str | None) -> list[_Done]:
             done.append((relpath, stat_key, b"!unreadable", ParsedFile(problems=(problem,))))
             continue
         digest = hashlib.blake2b(data, digest_size=16).digest()
-        parsed = None if digest == previous else parse_file(relpath, data, site_url)
+        parsed = None if digest == previous else _parse_safely(relpath, data, site_url)
         done.append((relpath, stat_key, digest, parsed))
     return done
+
+
+def _parse_safely(relpath: str, data: bytes, site_url: str | None) -> ParsedFile:
+    """parse_file, with a bug in it confined to the one file that met it."""
+    try:
+        return parse_file(relpath, data, site_url)
+    except Exception as error:
+        log.exception("%s: could not be parsed", relpath)
+        reason = f"could not be parsed ({type(error).__name__}); the service log has details"
+        return ParsedFile(problems=(Problem(relpath, reason, kind="invalid"),))
 
 
 def _stat_key(path: str) -> StatKey | None:
@@ -308,6 +319,15 @@ def _stat_key(path: str) -> StatKey | None:
     except OSError:
         return None
     return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _printable_name(name: str) -> bool:
+    """Whether a file name is text: os.scandir keeps undecodable bytes as surrogates."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _walk(
@@ -339,6 +359,18 @@ def _walk(
             if name.startswith("."):
                 continue
             relpath = f"{rel_dir}/{name}" if rel_dir else name
+            if not _printable_name(name):
+                shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                shown_path = f"{rel_dir}/{shown}" if rel_dir else shown
+                if name.lower().endswith(suffixes) or entry.is_dir(follow_symlinks=False):
+                    yield (
+                        shown_path,
+                        entry.path,
+                        Problem(
+                            shown_path, "file name is not valid UTF-8: not read", kind="unreadable"
+                        ),
+                    )
+                continue
             try:
                 if entry.is_symlink():
                     if not name.lower().endswith(suffixes):

@@ -43,6 +43,8 @@ MAX_TOPICS = 50
 MAX_IMAGES = 20
 MAX_RELATED = 10
 MAX_BODY_CHARS = 512 * 1024
+MAX_LIST_EXAMINED = 1000  # entries of a list field looked at; the rest are ignored
+MAX_WARNINGS = 9  # per file; then one line says there were more
 
 # `secured` holds an encrypted copy of the full text that must never be emitted.
 # Removing the top-level key and every indented line after it (a value that
@@ -135,11 +137,14 @@ def parse_file(relpath: str, data: bytes, site_url: str | None = None) -> Parsed
     problems: list[Problem] = []
 
     def warn(field: str, reason: str) -> None:
-        problems.append(
-            Problem(
-                relpath, reason, field, _line_of(front, field), Severity.WARNING, kind="repaired"
-            )
-        )
+        if len(problems) > MAX_WARNINGS:
+            return
+        if len(problems) == MAX_WARNINGS:
+            field, reason = "", "more fields were repaired or dropped: fix the ones above first"
+        line = lines.get(field) or lines.setdefault(field, _line_of(front, field.split("[")[0]))
+        problems.append(Problem(relpath, reason, field or None, line, Severity.WARNING, "repaired"))
+
+    lines: dict[str, int | None] = {}
 
     try:
         withdrawn = (
@@ -380,12 +385,12 @@ def _string_list(fields: dict[Any, Any], name: str) -> list[str]:
         value = [value]
     if not isinstance(value, list):
         raise FieldError(name, f"must be a list of names, not {_kind(value)}")
-    names: list[str] = []
-    for index, item in enumerate(value):
+    names: dict[str, None] = {}  # ordered, and a set: a list's `in` made 40k names quadratic
+    for index, item in enumerate(value[:MAX_LIST_EXAMINED]):
         text = plain_text(_string(fields, f"{name}[{index}]", item) or "")
-        if text and text not in names:
-            names.append(text)
-    return names
+        if text:
+            names[text] = None
+    return list(names)
 
 
 def _date(fields: dict[Any, Any], name: str) -> datetime | None:
@@ -503,7 +508,7 @@ def _related(
         raise FieldError("related", f"must be a list of stories, not {_kind(value)}")
     items: list[RelatedItem] = []
     seen = {own_url}
-    for index, entry in enumerate(value):
+    for index, entry in enumerate(value[:MAX_LIST_EXAMINED]):
         if len(items) == MAX_RELATED:
             break
         if not isinstance(entry, dict):

@@ -11,6 +11,7 @@ from dataclasses import fields
 
 import uvicorn
 
+from feeds.protocol import GuardedHttpToolsProtocol
 from feeds.settings import Settings
 
 log = logging.getLogger("feeds.server")
@@ -42,7 +43,7 @@ def run_server(settings: Settings) -> int:
         proxy_headers=True,
         server_header=False,
         # Slow or abusive clients: bounded headers, idle connections closed.
-        h11_max_incomplete_event_size=16 * 1024,
+        http=GuardedHttpToolsProtocol,  # bounded request heads, and a deadline for them
         timeout_keep_alive=15,
         timeout_graceful_shutdown=10,
         limit_concurrency=2048,

@@ -101,6 +101,9 @@ def _entries(
         ):
             continue
         relpath = path.relative_to(root).as_posix()
+        if not path.resolve().is_relative_to(root.resolve()):
+            problems.append(Problem(relpath, "symlink leads outside the content folder: not read"))
+            continue
         try:
             if path.stat().st_size > MAX_FILE_BYTES:
                 raise ValueError(f"file is over the {MAX_FILE_BYTES}-byte limit")

@@ -17,7 +17,7 @@ from markdown_it import MarkdownIt
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 # A tag starts with a letter, '/' or '!': "a <= b" and "x < y > z" are text. A
 # tag left open at the end is a tag too.
-_TAG = re.compile(r"<[A-Za-z/!][^<>]*(?:>|$)")
+_TAG = re.compile(r"<[A-Za-z/!][^<>]*(?:>|(?=<)|$)")
 # C1 controls are legal XML but never meant in text: a sign of garbled encoding.
 _C1_CONTROLS = re.compile("[\x7f-\x9f]")
 _ENTITY = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")
@@ -156,6 +156,40 @@ def is_embed_url(url: str) -> bool:
     return parts.scheme == "https" and parts.hostname in EMBED_HOSTS
 
 
+MAX_NESTING = 256  # elements inside elements; real articles stay far below
+_TAG_TOKEN = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)[^<>]*?(/?)>")
+_VOID_ELEMENTS = frozenset(
+    [
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    ]
+)
+
+
+def _nesting_depth(fragment: str) -> int:
+    """How deep elements nest, told from the tags alone (a cheap upper bound)."""
+    depth = deepest = 0
+    for closing, name, self_closing in _TAG_TOKEN.findall(fragment):
+        if closing:
+            depth = max(depth - 1, 0)
+        elif not self_closing and name.lower() not in _VOID_ELEMENTS:
+            depth += 1
+            deepest = max(deepest, depth)
+    return deepest
+
+
 _IFRAME_WITHOUT_SRC = re.compile(r"<iframe(?![^>]*\bsrc=)[^>]*>\s*</iframe>")
 
 
@@ -165,6 +199,10 @@ def sanitize_html(fragment: str) -> str:
     iframes only from the allow-listed video hosts."""
     if not fragment:
         return ""
+    if _nesting_depth(fragment) > MAX_NESTING:
+        # The sanitizer's time grows with the square of the depth: such a body
+        # is shown as its text.
+        return f"<p>{html.escape(plain_text(fragment), quote=False)}</p>"
     cleaned = nh3.clean(
         xml_safe(fragment),
         tags=_ALLOWED_TAGS,
