@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import watchfiles
 from cachetools import LRUCache
 
 from feeds.errors import ContentError, NotLoaded
@@ -33,6 +34,10 @@ from feeds.taxonomy import TAXONOMY_DIR, load_taxonomy, site_url_from_config
 log = logging.getLogger("feeds.loader")
 
 MAX_FILES = 500_000  # a folder with more article files than this is cut (and says so)
+UNREADABLE = b"unreadable"  # stands for a file's digest when it cannot be read (16 bytes never)
+# A full scan even when no file-system event came: network file systems and
+# missed events are caught within this many seconds.
+SAFETY_SCAN = 30.0
 # A first load of a large folder parses on every core; small reloads stay in-process.
 PARALLEL_PARSE_MIN_FILES = 2000
 MAX_PARSE_PROCESSES = 8
@@ -84,6 +89,7 @@ class ContentLoader:
         self._site_url = site_url
         self._taxonomy = load_taxonomy(Path("/nonexistent"), None)
         self._fingerprint: tuple[object, ...] | None = None
+        self._last_scan: tuple[object, ...] | None = None
         self._reported: set[str] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -132,6 +138,9 @@ class ContentLoader:
 
     def _reload(self) -> Snapshot:
         scan = self._scan()
+        seen = (scan.files, scan.problems, scan.taxonomy_key)
+        if self._snapshot is not None and seen == self._last_scan:
+            return self._snapshot  # not one stat changed, and no file waits to be read again
         if scan.taxonomy_key != self._taxonomy_key:
             site_url = self.site_url or site_url_from_config(Path(scan.root))
             if site_url != self._site_url:
@@ -160,7 +169,7 @@ class ContentLoader:
             if parsed is None:  # same bytes as the cached parse (a touch, a symlink swap)
                 parsed = self._parsed[(relpath, digest)]
                 self._digests[relpath] = (stat_key, digest)
-            elif not digest.startswith(b"!"):  # an unreadable file is tried again next time
+            elif digest != UNREADABLE:  # an unreadable file is tried again next time
                 self._parsed[(relpath, digest)] = parsed
                 self._digests[relpath] = (stat_key, digest)
                 self.stats.files_parsed += 1
@@ -168,6 +177,8 @@ class ContentLoader:
         for relpath in self._digests.keys() - scan.files.keys():
             del self._digests[relpath]  # vanished: forget it
 
+        # An unreadable file is read again at the next scan even if its stat is the same.
+        self._last_scan = None if UNREADABLE in keys.values() else seen
         fingerprint = (tuple(sorted(keys.items())), scan.taxonomy_key)
         if self._snapshot is not None and fingerprint == self._fingerprint:
             return self._snapshot
@@ -253,7 +264,12 @@ class ContentLoader:
     # ---- watching ----
 
     def watch(self, interval: float = 1.0) -> None:
-        """Reload every `interval` seconds in a background thread until `close()`."""
+        """Keep the snapshot current from a background thread until `close()`.
+
+        Reloads follow file-system events (inotify, through watchfiles), grouped
+        for at most `interval` seconds, plus a full scan every `SAFETY_SCAN`
+        seconds; where events cannot be had, a scan every `interval` seconds.
+        """
         if self._thread is not None:
             return
         self._stop.clear()
@@ -263,13 +279,51 @@ class ContentLoader:
         self._thread.start()
 
     def _watch(self, interval: float) -> None:
-        while not self._stop.wait(interval):
+        while not self._stop.is_set():
+            paths = self._watched_paths()
+            if paths is None:  # no folder to watch (yet): look again shortly
+                self._stop.wait(interval)
+                self._reload_logged()
+                continue
             try:
-                self.reload()
-            except ContentError as error:
-                log.error("reload failed, still serving the last good content: %s", error)
-            except Exception:  # a bug must not stop the watching, nor the serving
-                log.exception("reload failed, still serving the last good content")
+                for _ in watchfiles.watch(
+                    *paths,
+                    watch_filter=None,  # dot names too: a ConfigMap swaps `..data`
+                    debounce=max(int(interval * 1000), 50),
+                    step=min(50, max(int(interval * 1000), 1)),
+                    stop_event=self._stop,
+                    rust_timeout=int(SAFETY_SCAN * 1000),
+                    yield_on_timeout=True,
+                    raise_interrupt=False,
+                    ignore_permission_denied=True,
+                ):
+                    self._reload_logged()
+                    if self._watched_paths() != paths:
+                        break  # the folder was swapped or removed: watch what is there now
+            except Exception as error:  # no events to be had here: scan on a timer
+                log.warning("watching %s by polling: %s", self.root, error)
+                deadline = time.monotonic() + SAFETY_SCAN
+                while time.monotonic() < deadline and not self._stop.wait(interval):
+                    self._reload_logged()
+
+    def _watched_paths(self) -> tuple[str, ...] | None:
+        """The folder's real path, and, when the folder is a symlink, the folder
+        holding the symlink, where git-sync swaps it."""
+        root = os.path.abspath(self.root)
+        real = os.path.realpath(root)
+        if not os.path.isdir(real):
+            return None
+        if os.path.islink(root):
+            return tuple(sorted({real, os.path.dirname(root)}))
+        return (real,)
+
+    def _reload_logged(self) -> None:
+        try:
+            self.reload()
+        except ContentError as error:
+            log.error("reload failed, still serving the last good content: %s", error)
+        except Exception:  # a bug must not stop the watching, nor the serving
+            log.exception("reload failed, still serving the last good content")
 
     def close(self) -> None:
         self._stop.set()
@@ -295,7 +349,7 @@ def _read_and_parse(work: list[_Work], site_url: str | None) -> list[_Done]:
                 data = handle.read(min(stat_key[2] + 65536, MAX_FILE_BYTES + 1))
         except OSError as error:
             problem = Problem(relpath, f"cannot read: {error.strerror or error}", kind="unreadable")
-            done.append((relpath, stat_key, b"!unreadable", ParsedFile(problems=(problem,))))
+            done.append((relpath, stat_key, UNREADABLE, ParsedFile(problems=(problem,))))
             continue
         digest = hashlib.blake2b(data, digest_size=16).digest()
         parsed = None if digest == previous else _parse_safely(relpath, data, site_url)

@@ -35,14 +35,22 @@ def plain_text(text: str) -> str:
     Excerpts arrive with HTML, entities and trailing newlines; a title must never
     show a raw tag or a double-escaped entity.
     """
-    # Entities first, so that an escaped tag (&lt;script&gt;) is removed as a tag.
+    # Controls go before tags are looked for ("<\x1fimg ...>" is a tag once the
+    # control is gone), and entities are decoded before, too, so that an escaped
+    # tag (&lt;script&gt;) is removed as a tag.
+    text = _without_controls(text)
     if "&" in text:
         text = html.unescape(text)
         if "&" in text and _ENTITY.search(text):
             text = html.unescape(text)  # escaped twice, as some excerpts are
+        text = _without_controls(text)  # &#1; decodes to one
     if "<" in text:
         text = _TAG.sub(" ", text)
-    return _SPACE.sub(" ", _C1_CONTROLS.sub("", xml_safe(text))).strip()
+    return _SPACE.sub(" ", text).strip()
+
+
+def _without_controls(text: str) -> str:
+    return _C1_CONTROLS.sub(" ", xml_safe(text))
 
 
 def truncate(text: str, limit: int) -> str:
