@@ -71,7 +71,11 @@ class Settings:
         metadata={"help": "requests handled at once; more get 503 with Retry-After"},
     )
     reload_interval: float = field(
-        default=1.0, metadata={"help": "seconds between checks of the content folder for changes"}
+        default=1.0,
+        metadata={
+            "help": "seconds to group file-system events of the content folder over "
+            "(where events cannot be had: seconds between scans)"
+        },
     )
     log_level: str = field(default="info", metadata={"help": "debug, info, warning or error"})
 
