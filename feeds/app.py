@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -25,15 +26,9 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from feeds.conditional import body_for, choose_encoding, etag_for, http_date, not_modified
-from feeds.documents import (
-    INDEX_PATH,
-    OPML_PATH,
-    Document,
-    DocumentCache,
-    build_feed,
-    build_page,
-)
+from feeds.cache import RenderCache
+from feeds.conditional import Headers, Prepared, answer, prepare
+from feeds.documents import INDEX_PATH, OPML_PATH, Document, build_feed, build_page
 from feeds.errors import BadParameter, ContentError, NotLoaded, UnknownFeed
 from feeds.feed import Format, Kind, Selection, parse_selection
 from feeds.loader import ContentLoader
@@ -46,7 +41,18 @@ from feeds.websub import HubNotifier
 log = logging.getLogger("feeds.app")
 
 ALLOWED_QUERY = {"type", "limit"}
-IMMUTABLE_AGE = 365 * 24 * 3600  # a full archive page never changes
+MAX_KNOWN_URLS = 10_000  # URLs the fast lane answers; past that, the usual way
+_FORMAT_OF_PATH = {fmt.value: fmt for fmt in Format}
+
+
+class PreparedResponse(Response):
+    """A response whose headers were built when its document was rendered."""
+
+    def __init__(self, status: int, headers: Headers, body: bytes) -> None:
+        self.status_code = status
+        self.raw_headers = headers
+        self.body = body
+        self.background = None
 
 
 class FeedService:
@@ -58,54 +64,66 @@ class FeedService:
         self.settings = settings
         self.loader = loader
         self.clock = clock
-        self.cache = DocumentCache()
+        self.cache = RenderCache()
         self.metrics = Metrics(loader, self.cache.stats)
         self.notifier: HubNotifier | None = None  # with a WebSub hub configured
+        # (path, query string) -> what a request for it asks for, once a route has
+        # answered it: the fast lane answers the next one from the cache directly.
+        self.known: dict[tuple[str, bytes], Selection | str] = {}
 
     def snapshot(self) -> Snapshot:
         return self.loader.snapshot
 
-    async def document(self, key: Hashable, build: Callable[[], Document]) -> Document:
-        return await self.cache.get(key, build, self._observe)
-
-    def _observe(self, document: Document) -> None:
-        kind = document.media_type.split(";")[0]
-        self.metrics.render_seconds.labels(kind).observe(document.rendered_in)
-
-    def respond(self, request: Request, document: Document, cors: bool = False) -> Response:
-        """The document, compressed as the client accepts, or 304 when it has it."""
-        encoding = choose_encoding(request.headers.get("accept-encoding", ""))
-        if document.immutable:
-            max_age, cache_control = IMMUTABLE_AGE, f"public, max-age={IMMUTABLE_AGE}, immutable"
-        else:
-            max_age = document.max_age
-            cache_control = (
-                f"public, max-age={max_age}, "
-                f"stale-while-revalidate={self.settings.stale_while_revalidate}"
-            )
-        headers = {
-            "etag": etag_for(document, encoding),
-            "cache-control": cache_control,
-            "expires": http_date(datetime.now(UTC) + timedelta(seconds=max_age)),
-            "vary": "Accept-Encoding",
-        }
-        if document.link:
-            headers["link"] = document.link
-        if document.last_modified is not None:
-            headers["last-modified"] = http_date(document.last_modified)
-        if cors:
-            headers["access-control-allow-origin"] = "*"
-            headers["access-control-expose-headers"] = "ETag, Last-Modified"
-        if not_modified(
-            document, request.headers.get("if-none-match"), request.headers.get("if-modified-since")
-        ):
-            return Response(status_code=304, headers=headers)
-        if encoding != "identity":
-            headers["content-encoding"] = encoding
-        headers["x-content-type-options"] = "nosniff"
-        return Response(
-            body_for(document, encoding), headers=headers, media_type=document.media_type
+    def key(
+        self, snapshot: Snapshot, asked: Selection | str, fmt: Format | None, now: datetime
+    ) -> Hashable:
+        """The render cache's key: what was asked for, as of this snapshot and moment."""
+        return (
+            snapshot.generation,
+            snapshot.release_point(now),
+            snapshot.retraction_point(now, self.settings.retraction_days),
+            asked,
+            fmt,
         )
+
+    async def prepared(self, key: Hashable, build: Callable[[], Document], cors: bool) -> Prepared:
+        swr = self.settings.stale_while_revalidate
+        return await self.cache.get(key, lambda: prepare(build(), swr, cors), self._observe)
+
+    def _observe(self, prepared: Prepared) -> None:
+        document = prepared.document
+        self.metrics.render_seconds.labels(document.media_type.split(";")[0]).observe(
+            document.rendered_in
+        )
+
+    def respond(self, request: Request, prepared: Prepared) -> Response:
+        """The document, compressed as the client accepts, or 304 when it has it."""
+        status, headers, body = answer(prepared, request.scope["headers"], time.time())
+        self.remember(request.scope)
+        return PreparedResponse(status, headers, body)
+
+    def remember(self, scope: Scope) -> None:
+        """Let the fast lane answer the next request for this URL."""
+        known = self.known
+        if len(known) < MAX_KNOWN_URLS:
+            known[(scope["path"], scope["query_string"])] = scope["feeds.asked"]
+
+    def fast_answer(self, scope: Scope) -> tuple[int, Headers, bytes] | None:
+        """The answer to a GET or HEAD of a URL already answered, straight from the
+        render cache: no routing, no request object. None: take the usual way."""
+        asked = self.known.get((scope["path"], scope["query_string"]))
+        if asked is None or not self.loader.loaded:
+            return None
+        now = self.clock()
+        fmt = (
+            _FORMAT_OF_PATH.get(scope["path"].rpartition(".")[2])
+            if isinstance(asked, Selection)
+            else None
+        )
+        prepared = self.cache.peek(self.key(self.loader.snapshot, asked, fmt, now))
+        if prepared is None:
+            return None
+        return answer(prepared, scope["headers"], time.time())
 
 
 def _error(status: int, message: str) -> PlainTextResponse:
@@ -158,22 +176,17 @@ async def feed_route(request: Request) -> Response:
     ):
         return _error(404, f"no {kind.value[:-1]} {slug[:100]!r}")
     now = service.clock()
-    key = (
-        snapshot.generation,
-        snapshot.release_point(now),
-        snapshot.retraction_point(now, service.settings.retraction_days),
-        selection,
-        fmt,
-    )
+    key = service.key(snapshot, selection, fmt, now)
     try:
-        document = await service.document(
-            key, lambda: build_feed(snapshot, selection, fmt, service.settings, now)
+        prepared = await service.prepared(
+            key, lambda: build_feed(snapshot, selection, fmt, service.settings, now), cors=True
         )
     except UnknownFeed as error:  # an archive page past the last full one
         return _error(404, str(error))
     if service.notifier is not None and not selection.archived and selection.page is None:
         service.notifier.add_variant(selection, snapshot, now)  # its subscribers hear of changes
-    return service.respond(request, document, cors=True)
+    request.scope["feeds.asked"] = selection
+    return service.respond(request, prepared)
 
 
 async def page_route(request: Request) -> Response:
@@ -184,11 +197,13 @@ async def page_route(request: Request) -> Response:
         return _not_loaded()
     path = request.url.path
     now = service.clock()
-    key = (snapshot.generation, snapshot.release_point(now), path)
-    document = await service.document(
-        key, lambda: build_page(snapshot, path, service.settings, now)
+    prepared = await service.prepared(
+        service.key(snapshot, path, None, now),
+        lambda: build_page(snapshot, path, service.settings, now),
+        cors=path == OPML_PATH,
     )
-    return service.respond(request, document, cors=path == OPML_PATH)
+    request.scope["feeds.asked"] = path
+    return service.respond(request, prepared)
 
 
 async def healthz(request: Request) -> Response:
@@ -279,11 +294,14 @@ class CountAndLimitRequests:
     503 with Retry-After at once when too many requests are in flight: an
     overloaded service says so rather than answering slowly."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, max_in_flight: int) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics, max_in_flight: int, service: FeedService | None = None
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_in_flight = max_in_flight
         self.in_flight = 0
+        self.service = service
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -294,6 +312,14 @@ class CountAndLimitRequests:
             self.metrics.count_request(route, 503)
             await OVERLOADED(scope, receive, send)
             return
+        if self.service is not None and scope["method"] in ("GET", "HEAD"):
+            fast = self.service.fast_answer(scope)
+            if fast is not None:
+                status, headers, body = fast
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                self.metrics.count_request(route, status)
+                return
         self.in_flight += 1
         status = 500
 
@@ -372,7 +398,10 @@ def create_app(
     app = Starlette(routes=ROUTES, lifespan=lifespan)
     app.state.service = service
     app.add_middleware(
-        CountAndLimitRequests, metrics=service.metrics, max_in_flight=settings.max_in_flight
+        CountAndLimitRequests,
+        metrics=service.metrics,
+        max_in_flight=settings.max_in_flight,
+        service=service,
     )
     return app
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import lru_cache
@@ -112,3 +113,78 @@ def _matches(etag: str, if_none_match: str) -> bool:
         if tag == opaque:
             return True
     return False
+
+
+# ---- a document ready to answer with: its headers built once, not per request ----
+
+Headers = list[tuple[bytes, bytes]]
+IMMUTABLE_AGE = 365 * 24 * 3600  # a full archive page never changes
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A document with the response headers of each content coding, built when it
+    is rendered: a cached answer then costs a lookup, not a round of formatting."""
+
+    document: Document
+    max_age: int
+    ok: dict[str, Headers]  # content coding -> headers of a 200
+    not_modified: dict[str, Headers]  # content coding -> headers of a 304
+
+    @property
+    def size(self) -> int:
+        document = self.document
+        return len(document.body) + len(document.gzip) + len(document.br) + 2048
+
+
+def prepare(document: Document, stale_while_revalidate: int, cors: bool) -> Prepared:
+    if document.immutable:
+        max_age, cache_control = IMMUTABLE_AGE, f"public, max-age={IMMUTABLE_AGE}, immutable"
+    else:
+        max_age = document.max_age
+        cache_control = (
+            f"public, max-age={max_age}, stale-while-revalidate={stale_while_revalidate}"
+        )
+    shared = [(b"cache-control", cache_control.encode()), (b"vary", b"Accept-Encoding")]
+    if document.last_modified is not None:
+        shared.append((b"last-modified", http_date(document.last_modified).encode()))
+    if document.link:
+        shared.append((b"link", document.link.encode()))
+    if cors:
+        shared.append((b"access-control-allow-origin", b"*"))
+        shared.append((b"access-control-expose-headers", b"ETag, Last-Modified"))
+    ok: dict[str, Headers] = {}
+    not_modified: dict[str, Headers] = {}
+    for coding in _SUFFIX:
+        etag = [(b"etag", etag_for(document, coding).encode())]
+        not_modified[coding] = etag + shared
+        body = [
+            (b"content-type", document.media_type.encode()),
+            (b"content-length", str(len(body_for(document, coding))).encode()),
+        ]
+        if coding != "identity":
+            body.append((b"content-encoding", coding.encode()))
+        ok[coding] = etag + shared + body + [(b"x-content-type-options", b"nosniff")]
+    return Prepared(document, max_age, ok, not_modified)
+
+
+def answer(prepared: Prepared, request_headers: Headers, now: float) -> tuple[int, Headers, bytes]:
+    """(status, headers, body) for a GET or HEAD with these raw request headers."""
+    accept_encoding = if_none_match = if_modified_since = None
+    for name, value in request_headers:
+        if name == b"accept-encoding":
+            accept_encoding = value.decode("latin-1")
+        elif name == b"if-none-match":
+            if_none_match = value.decode("latin-1")
+        elif name == b"if-modified-since":
+            if_modified_since = value.decode("latin-1")
+    coding = choose_encoding(accept_encoding or "")
+    expires = (b"expires", _expires(int(now), prepared.max_age))
+    if not_modified(prepared.document, if_none_match, if_modified_since):
+        return 304, [*prepared.not_modified[coding], expires], b""
+    return 200, [*prepared.ok[coding], expires], body_for(prepared.document, coding)
+
+
+@lru_cache(maxsize=64)
+def _expires(second: int, max_age: int) -> bytes:
+    return http_date(datetime.fromtimestamp(second + max_age, UTC)).encode()

@@ -190,6 +190,7 @@ class ContentLoader:
             generation,
         )
         self._fingerprint = fingerprint
+        self.stats.last_error = None  # before the swap: no reader sees new content and an old error
         self._snapshot = snapshot  # the atomic swap: readers see the old or the new one
         self.stats.reloads += 1
         self._report(snapshot)
@@ -286,18 +287,26 @@ class ContentLoader:
                 self._reload_logged()
                 continue
             try:
-                for _ in watchfiles.watch(
+                # An empty set comes every `interval` with no event: the first one
+                # says the watch is set up (a change made while it was being set up
+                # is caught by that scan), later ones time the safety scans.
+                scanned_since_setup = False
+                last_scan = time.monotonic()
+                for changes in watchfiles.watch(
                     *paths,
                     watch_filter=None,  # dot names too: a ConfigMap swaps `..data`
                     debounce=max(int(interval * 1000), 50),
                     step=min(50, max(int(interval * 1000), 1)),
                     stop_event=self._stop,
-                    rust_timeout=int(SAFETY_SCAN * 1000),
+                    rust_timeout=max(int(interval * 1000), 1),
                     yield_on_timeout=True,
                     raise_interrupt=False,
                     ignore_permission_denied=True,
                 ):
-                    self._reload_logged()
+                    due = time.monotonic() - last_scan >= SAFETY_SCAN
+                    if changes or due or not scanned_since_setup:
+                        self._reload_logged()
+                        scanned_since_setup, last_scan = True, time.monotonic()
                     if self._watched_paths() != paths:
                         break  # the folder was swapped or removed: watch what is there now
             except Exception as error:  # no events to be had here: scan on a timer

@@ -16,7 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
-    from feeds.documents import CacheStats
+    from feeds.cache import CacheStats
     from feeds.loader import ContentLoader
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -45,6 +45,7 @@ class Snapshot:
     loaded_at: datetime
     generation: int = 0  # increases with every reload of one loader
     _topic_by_name: Mapping[str, str] = field(default_factory=dict, repr=False)
+    _retraction_times: tuple[datetime, ...] = field(default=(), repr=False)  # ascending
 
     def topic_for(self, name: str) -> Topic | None:
         """The topic an article's topic name refers to (by name or by slug)."""
@@ -67,10 +68,9 @@ class Snapshot:
     def retraction_point(self, now: datetime, days: int) -> tuple[int, int]:
         """Where `now` falls among the retractions: it changes exactly when one
         comes due or expires, so it keys what is rendered from the snapshot."""
+        times = self._retraction_times
         since = now - timedelta(days=days)
-        due = sum(1 for retraction in self.retractions if retraction.when <= now)
-        expired = sum(1 for retraction in self.retractions if retraction.when < since)
-        return due, expired
+        return bisect.bisect_right(times, now), bisect.bisect_left(times, since)
 
     def next_release(self, now: datetime) -> datetime | None:
         """When the next scheduled article becomes visible, if any."""
@@ -213,6 +213,7 @@ def build_snapshot(
         by_type=MappingProxyType({kind: tuple(items) for kind, items in sorted(by_type.items())}),
         hidden_ids=frozenset(hidden_ids),
         retractions=tuple(sorted(retractions, key=lambda r: (r.when, r.id), reverse=True)),
+        _retraction_times=tuple(sorted(r.when for r in retractions)),
         problems=tuple(problems),
         counts=counts,
         loaded_at=loaded_at,
