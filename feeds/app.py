@@ -26,6 +26,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from feeds.accesslog import AccessLog
 from feeds.cache import RenderCache
 from feeds.conditional import Headers, Prepared, answer, prepare
 from feeds.documents import INDEX_PATH, OPML_PATH, Document, build_feed, build_page
@@ -295,13 +296,19 @@ class CountAndLimitRequests:
     overloaded service says so rather than answering slowly."""
 
     def __init__(
-        self, app: ASGIApp, metrics: Metrics, max_in_flight: int, service: FeedService | None = None
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        max_in_flight: int,
+        service: FeedService | None = None,
+        access_log: AccessLog | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_in_flight = max_in_flight
         self.in_flight = 0
         self.service = service
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -319,14 +326,19 @@ class CountAndLimitRequests:
                 await send({"type": "http.response.start", "status": status, "headers": headers})
                 await send({"type": "http.response.body", "body": body})
                 self.metrics.count_request(route, status)
+                if self.access_log is not None:
+                    self.access_log.record(scope, status, len(body))
                 return
         self.in_flight += 1
         status = 500
+        size = 0
 
         async def send_counted(message: Message) -> None:
-            nonlocal status
+            nonlocal status, size
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif message["type"] == "http.response.body":
+                size += len(message.get("body", b""))
             await send(message)
 
         try:
@@ -334,6 +346,8 @@ class CountAndLimitRequests:
         finally:
             self.in_flight -= 1
             self.metrics.count_request(route, status)
+            if self.access_log is not None:
+                self.access_log.record(scope, status, size)
 
 
 OVERLOADED = PlainTextResponse(
@@ -354,6 +368,7 @@ def create_app(
     settings = settings or Settings.from_environment()
     loader = loader or ContentLoader(settings.content, settings.site_url or None, clock=clock)
     service = FeedService(settings, loader, clock)
+    access_log = AccessLog() if settings.access_log else None
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -388,6 +403,8 @@ def create_app(
         try:
             yield
         finally:
+            if access_log is not None:
+                access_log.flush()
             stop_clearing()
             loader.close()
             if notifier is not None:
@@ -402,6 +419,7 @@ def create_app(
         metrics=service.metrics,
         max_in_flight=settings.max_in_flight,
         service=service,
+        access_log=access_log,
     )
     return app
 

@@ -25,7 +25,8 @@ def run_server(settings: Settings) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # All logs on stderr, the access log included (uvicorn's default puts it on stdout).
+    # All logs on stderr (uvicorn's default puts its access log on stdout; the
+    # service writes its own access log: feeds/accesslog.py).
     log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     log_config["handlers"]["access"]["stream"] = "ext://sys.stderr"
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again to
@@ -39,7 +40,7 @@ def run_server(settings: Settings) -> int:
         workers=settings.workers,
         log_level=settings.log_level,
         log_config=log_config,
-        access_log=True,
+        access_log=False,  # the app's own, cheaper one (feeds/accesslog.py)
         proxy_headers=True,
         server_header=False,
         # Slow or abusive clients: bounded headers, idle connections closed.

@@ -78,6 +78,9 @@ class Settings:
         },
     )
     log_level: str = field(default="info", metadata={"help": "debug, info, warning or error"})
+    access_log: bool = field(
+        default=True, metadata={"help": "one line per request on stderr (true or false)"}
+    )
 
     def __post_init__(self) -> None:
         if not self.base_url:
@@ -134,7 +137,16 @@ def _positive_float(raw: str) -> float:
     return value
 
 
-_PARSERS = {"int": _positive_int, "float": _positive_float}
+def _boolean(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"must be true or false, not {raw!r}")
+
+
+_PARSERS = {"int": _positive_int, "float": _positive_float, "bool": _boolean}
 
 
 def _convert(name: str, kind: object, raw: str) -> Any:
