@@ -50,6 +50,7 @@ from typing import Any
 
 from feedgen.feed import FeedGenerator  # type: ignore[import-untyped]
 
+import feeds.feed
 from feeds.documents import build_feed
 from feeds.feed import Feed, Format, Selection, describe
 from feeds.loader import ContentLoader
@@ -68,6 +69,7 @@ def clear_html_caches() -> None:
     """Forget every article's sanitized HTML: what a cold render starts from."""
     sanitize_html.cache_clear()
     markdown_to_html.cache_clear()
+    feeds.feed._cached_html.cache_clear()  # each article's HTML, made once for every feed
 
 
 # ---- the reference: what a developer would write with feedgen and json ----

@@ -20,7 +20,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     check = commands.add_parser("check", help="load a content folder and report every problem")
-    check.add_argument("content", nargs="?", help="content folder (default: FEEDS_CONTENT or content/)")
+    check.add_argument(
+        "content", nargs="?", help="content folder (default: FEEDS_CONTENT or content/)"
+    )
 
     serve = commands.add_parser("serve", help="serve the feeds over HTTP")
     Settings.add_arguments(serve)
@@ -82,9 +84,10 @@ def run_build(settings: Settings, out: str, *, gzip: bool = False, brotli: bool 
     """Export every published document to `out`; rewrite only what changed.
 
     A progress bar on a terminal, one summary line otherwise. Exit 0 when done,
-    1 when the export failed (the previous one is then intact), 2 when the
-    content folder cannot be read.
+    1 when the export failed (the message names the file and the reason; no
+    half-written export is left), 2 when the content folder cannot be read.
     """
+    import time
     from datetime import UTC, datetime
 
     from feeds.export import ExportError, export
@@ -94,7 +97,12 @@ def run_build(settings: Settings, out: str, *, gzip: bool = False, brotli: bool 
     if sys.stderr.isatty():
         from tqdm import tqdm
 
+        try:  # a terminal that reports no size (0 x 0) would get no bar at all
+            size = os.get_terminal_size(sys.stderr.fileno())
+        except OSError:
+            size = os.terminal_size((0, 0))
         bar = tqdm(desc=f"loading {settings.content}", file=sys.stderr, leave=False,
+                   ncols=size.columns or 80, nrows=size.lines or 24,
                    bar_format="{desc} {elapsed}")  # fmt: skip
 
     def progress(done: int, total: int) -> None:
@@ -105,6 +113,7 @@ def run_build(settings: Settings, out: str, *, gzip: bool = False, brotli: bool 
                 bar.reset(total=total)
             bar.update(done - bar.n)
 
+    started = time.perf_counter()
     now = datetime.now(UTC)  # one instant for the whole export
     try:
         loader = ContentLoader(settings.content, settings.site_url or None, clock=lambda: now)
@@ -130,7 +139,7 @@ def run_build(settings: Settings, out: str, *, gzip: bool = False, brotli: bool 
     if not base_url_given:
         print(f"feeds build: no --base-url given; links point at {settings.base_url}",
               file=sys.stderr)  # fmt: skip
-    print(result.summary())
+    print(result.summary(time.perf_counter() - started))
     return 0
 
 

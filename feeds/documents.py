@@ -57,8 +57,11 @@ class Document:
         media_type: str,
         last_modified: datetime | None,
         rendered_in: float = 0.0,
+        compress: bool = True,
         **headers: Any,
     ) -> Document:
+        """The document with its ETag, and (with `compress`) its gzip and brotli
+        forms; an export that writes no compressed copies skips half the work."""
         digest = hashlib.blake2b(body, digest_size=12).hexdigest()
         return cls(
             body=body,
@@ -66,14 +69,20 @@ class Document:
             last_modified=None if last_modified == EPOCH else last_modified,
             **headers,
             etag=f'"{digest}"',
-            gzip=gzip.compress(body, GZIP_LEVEL, mtime=0),  # mtime=0: same bytes every time
-            br=brotli.compress(body, quality=BROTLI_QUALITY),
+            # mtime=0: the same bytes every time, on every replica
+            gzip=gzip.compress(body, GZIP_LEVEL, mtime=0) if compress else b"",
+            br=brotli.compress(body, quality=BROTLI_QUALITY) if compress else b"",
             rendered_in=rendered_in,
         )
 
 
 def build_feed(
-    snapshot: Snapshot, selection: Selection, fmt: Format, settings: Settings, now: datetime
+    snapshot: Snapshot,
+    selection: Selection,
+    fmt: Format,
+    settings: Settings,
+    now: datetime,
+    compress: bool = True,
 ) -> Document:
     """A feed document; raises UnknownFeed for an unknown topic or provider."""
     started = time.perf_counter()
@@ -85,13 +94,16 @@ def build_feed(
         fmt.media_type,
         feed.updated,
         time.perf_counter() - started,
+        compress,
         max_age=feed.max_age,
         immutable=feed.is_archive,
         link=link,
     )
 
 
-def build_page(snapshot: Snapshot, path: str, settings: Settings, now: datetime) -> Document:
+def build_page(
+    snapshot: Snapshot, path: str, settings: Settings, now: datetime, compress: bool = True
+) -> Document:
     """The index page or the OPML file."""
     started = time.perf_counter()
     newest = snapshot.visible(snapshot.articles, now)
@@ -101,7 +113,12 @@ def build_page(snapshot: Snapshot, path: str, settings: Settings, now: datetime)
     else:
         body, media_type = render_opml(snapshot, settings, now), OPML_TYPE
     return Document.of(
-        body, media_type, last_modified, time.perf_counter() - started, max_age=settings.max_age
+        body,
+        media_type,
+        last_modified,
+        time.perf_counter() - started,
+        compress,
+        max_age=settings.max_age,
     )
 
 

@@ -42,7 +42,7 @@ from typing import TypeVar
 
 from feeds.documents import INDEX_PATH, Document, build_feed, build_page, published_paths
 from feeds.errors import FeedsError
-from feeds.feed import Kind
+from feeds.feed import Selection
 from feeds.settings import Settings
 from feeds.snapshot import Snapshot
 
@@ -79,19 +79,21 @@ class ExportResult:
     def unchanged(self) -> int:
         return len(self.files) - len(self.written)
 
-    def summary(self) -> str:
+    def summary(self, seconds: float | None = None) -> str:
+        """One line: what changed, where, and how long it took (`seconds`, else the
+        time of the export alone)."""
+        took = self.seconds if seconds is None else seconds
         return (f"wrote {len(self.written)} of {len(self.files)} files "
                 f"({self.unchanged} unchanged, {len(self.removed)} removed) "
-                f"to {self.out} in {self.seconds:.2f} s")  # fmt: skip
+                f"to {self.out} in {took:.2f} s")  # fmt: skip
 
 
-def file_for(url_path: str, kind: Kind | None = None) -> str | None:
+def file_for(url_path: str, selection: Selection | None = None) -> str | None:
     """The file (relative to the export folder) that serves `url_path`, or None
     when the path cannot be one file inside the folder.
 
-    `kind` is the feed's kind: an `all` feed is `feeds/all.EXT`, a topic or
-    provider feed `feeds/KIND/SLUG.EXT`; any other shape (a slug holding '/')
-    is not a route the server answers either.
+    `selection` is the feed's: a slug holding '/' would make a path of another
+    shape, which is no route the server answers either.
     """
     if url_path == INDEX_PATH:
         return INDEX_FILE
@@ -99,7 +101,7 @@ def file_for(url_path: str, kind: Kind | None = None) -> str | None:
     parts = relpath.split("/")
     if not relpath or "\0" in relpath or "?" in relpath or any(p in ("", ".", "..") for p in parts):
         return None
-    if kind is not None and len(parts) != (2 if kind is Kind.ALL else 3):
+    if selection is not None and "/" in selection.slug:
         return None
     if relpath == MANIFEST_NAME or parts[-1].endswith(TEMP_SUFFIX):
         return None
@@ -107,20 +109,25 @@ def file_for(url_path: str, kind: Kind | None = None) -> str | None:
 
 
 def render_all(
-    snapshot: Snapshot, settings: Settings, now: datetime, progress: Progress | None = None
+    snapshot: Snapshot,
+    settings: Settings,
+    now: datetime,
+    progress: Progress | None = None,
+    compress: bool = True,
 ) -> tuple[dict[str, Document], list[str]]:
-    """Every published document by file, and the documents that cannot be files."""
-    paths = list(published_paths(snapshot))
+    """Every published document by file (archive pages included), and the
+    documents that cannot be files. Without `compress`, no gzip or brotli forms."""
+    paths = list(published_paths(snapshot, settings, now))
     documents: dict[str, Document] = {}
     skipped: list[str] = []
     for done, (url_path, selection, fmt) in enumerate(paths, 1):
-        relpath = file_for(url_path, selection.kind if selection else None)
+        relpath = file_for(url_path, selection)
         if relpath is None:
             skipped.append(f"{url_path!r}: not a file name inside the export folder")
         elif selection is None or fmt is None:
-            documents[relpath] = build_page(snapshot, url_path, settings, now)
+            documents[relpath] = build_page(snapshot, url_path, settings, now, compress)
         else:
-            documents[relpath] = build_feed(snapshot, selection, fmt, settings, now)
+            documents[relpath] = build_feed(snapshot, selection, fmt, settings, now, compress)
         if progress is not None:
             progress(done, len(paths))
     return documents, skipped
@@ -145,7 +152,7 @@ def export(
     """
     started = time.perf_counter()
     root = Path(out)
-    documents, skipped = render_all(snapshot, settings, now, progress)
+    documents, skipped = render_all(snapshot, settings, now, progress, compress=gzip or brotli)
     files: dict[str, bytes] = {}
     for relpath, document in documents.items():
         files[relpath] = document.body
@@ -203,7 +210,8 @@ class _Writer:
         self.manifest_path = root / MANIFEST_NAME
         self.created_dirs: list[Path] = []
         self.changes: list[_Change] = []
-        self.old_manifest: bytes | None = None
+        self.old_manifest: bytes | None = None  # as the previous export left it
+        self.manifest: bytes | None = None  # as it is now
 
     def run(self) -> tuple[list[str], list[str]]:
         owned = self._read_manifest()
@@ -233,7 +241,7 @@ class _Writer:
     def _read_manifest(self) -> set[str]:
         """The files the previous export wrote: only these may be deleted."""
         try:
-            self.old_manifest = self.manifest_path.read_bytes()
+            self.old_manifest = self.manifest = self.manifest_path.read_bytes()
         except FileNotFoundError:
             return set()
         except OSError as error:
@@ -289,7 +297,7 @@ class _Writer:
     def _write_manifest(self, owned: Iterable[str]) -> None:
         data = (json.dumps({"generator": "feeds build", "version": MANIFEST_VERSION,
                             "files": sorted(owned)}, indent=1) + "\n").encode()  # fmt: skip
-        if data == self.old_manifest:
+        if data == self.manifest:
             return
         temp = _write_temp(self.manifest_path, data)
         try:
@@ -298,7 +306,7 @@ class _Writer:
         except BaseException:
             _discard(temp)
             raise
-        self.old_manifest = data
+        self.manifest = data
         _sync_dir(self.root)
 
     def _roll_back(self) -> None:
@@ -319,9 +327,11 @@ class _Writer:
             except (OSError, ExportError) as error:
                 problems.append(f"{target}: {error}")
         try:
-            if self.old_manifest is None:
-                self.manifest_path.unlink(missing_ok=True)
-            elif self.manifest_path.read_bytes() != self.old_manifest:
+            if self.manifest == self.old_manifest:
+                pass
+            elif self.old_manifest is None:
+                self.manifest_path.unlink()
+            else:
                 os.replace(_write_temp(self.manifest_path, self.old_manifest), self.manifest_path)
         except (OSError, ExportError) as error:
             problems.append(f"{self.manifest_path}: {error}")

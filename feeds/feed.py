@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from itertools import pairwise
 from urllib.parse import urlencode
 
@@ -293,6 +294,41 @@ def _item(snapshot: Snapshot, article: Article, base: str) -> FeedItem:
 def content_html(article: Article) -> str:
     """The item's HTML: excerpt, embed or first image, body, and a "Related" list,
     so that readers that ignore links and enclosures still show them all."""
+    return _cached_html(_HtmlOf(article))
+
+
+class _HtmlOf:
+    """An article as a cache key: only what its HTML is made of counts, so an
+    edited article never gets its old HTML."""
+
+    __slots__ = ("article", "key")
+
+    def __init__(self, article: Article) -> None:
+        self.article = article
+        self.key = (
+            article.summary,
+            article.featured,
+            article.images[:1],
+            article.body_z,
+            article.body_is_html,
+            article.related,
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _HtmlOf) and self.key == other.key
+
+
+# The same article shows in several feeds (all, its topics, its provider, their
+# archive pages), each in three formats: its HTML is made once.
+@lru_cache(maxsize=16384)
+def _cached_html(of: _HtmlOf) -> str:
+    return _compose_html(of.article)
+
+
+def _compose_html(article: Article) -> str:
     parts = []
     if article.summary:
         parts.append(f"<p>{html.escape(article.summary, quote=False)}</p>")

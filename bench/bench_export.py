@@ -1,0 +1,314 @@
+"""How long a full static export takes: `feeds build` against Jekyll + jekyll-feed
+and Hugo, each building per-topic feeds of the same articles.
+
+Why it is measured the way it is:
+
+- The same articles. The corpus is loaded once with feeds' own loader (not
+  timed) and every article that is in its feeds (published, dated, not a
+  duplicate) is written as a post for the other two: its own file, front matter
+  and body, with `date:` (the date feeds uses) and, for Jekyll, `tags:` (the
+  topic slugs) added. Hugo's `topics` taxonomy reads the articles' own
+  `topics:` lists. The sites: bench/peers/jekyll/ and bench/peers/hugo/.
+- Each tool as a user runs it: a fresh process, a cold full build into an
+  empty folder (Jekyll with `--disable-disk-cache`, so no conversion is reused
+  from an earlier run). Wall time of the whole command, imports and process
+  start included.
+- Same machine, same run: the tools take turns (feeds, Hugo, Jekyll, feeds,
+  ...), `--repeat` times each; the table shows the median and every run.
+- Not the same work, and the table says so: feeds writes RSS, Atom and JSON
+  Feed for everything, each topic and each provider, with their RFC 5005
+  archive pages (every full page of 50 older items), plus the index page and
+  OPML; Hugo writes RSS for everything and each topic (its built-in template,
+  with the excerpt and rendered body feeds puts in an item); Jekyll writes Atom
+  for everything and each topic (jekyll-feed's template: excerpt and body) and
+  an HTML page per article (a Jekyll build always renders its posts).
+- A sanity check after every build: the tool exited 0 and wrote one topic feed
+  per topic that has articles, so a broken config cannot pass for a fast one.
+
+    bash bench/export_peers.sh                # installs Jekyll and Hugo, makes the 10k corpus
+    .venv/bin/python bench/bench_export.py    # both corpora, 3 runs each
+    .venv/bin/python bench/bench_export.py --corpus powerapps=../shared/corpus/powerapps --repeat 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PEERS = REPO_ROOT / "bench" / "peers"
+WORK = REPO_ROOT / "bench" / "out" / "export"
+TABLE = REPO_ROOT / "bench" / "out" / "export.md"
+DEFAULT_CORPORA = ("powerapps=../shared/corpus/powerapps", "10k=bench/corpora/10k")
+BASE_URL = "https://feeds.example.org"
+_FIRST_LINE = re.compile(r"\A(?:\ufeff)?---[ \t]*\r?\n")
+_REPLACED_KEYS = re.compile(r"^(?:date|tags):.*\r?\n", re.M)  # top-level keys the bench sets
+
+
+@dataclass
+class Tool:
+    name: str
+    version: str
+    command: list[str]  # OUT is replaced by the output folder
+    feeds_written: str = ""
+    seconds: list[float] = field(default_factory=list)  # wall time of each run
+
+
+@dataclass
+class Corpus:
+    name: str
+    root: Path
+    articles: int
+    topics: int  # topics with at least one article
+    tools: list[Tool]
+    again: Tool  # feeds build over its own export, nothing changed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", action="append", metavar="NAME=DIR",
+                        help=f"corpus to build (default: {' '.join(DEFAULT_CORPORA)})")  # fmt: skip
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each tool (default 3)")
+    parser.add_argument("--out", type=Path, default=TABLE, help=f"table file (default {TABLE})")
+    arguments = parser.parse_args()
+    for program in ("hugo", "jekyll"):
+        if shutil.which(program) is None:
+            sys.exit(f"{program} not found: run bash bench/export_peers.sh, which installs it")
+    corpora = []
+    for spec in arguments.corpus or DEFAULT_CORPORA:
+        name, _, folder = spec.partition("=")
+        root = (REPO_ROOT / folder).resolve()
+        if not root.is_dir():
+            sys.exit(
+                f"{folder}: no such corpus (bash bench/export_peers.sh makes bench/corpora/10k)"
+            )
+        corpora.append(prepare(name, root))
+    load_before = os.getloadavg()[0]
+    for corpus in corpora:
+        measure(corpus, arguments.repeat)
+    load = (load_before, os.getloadavg()[0])
+    table = render_table(corpora, arguments.repeat, load)
+    print(table)
+    arguments.out.parent.mkdir(parents=True, exist_ok=True)
+    arguments.out.write_text(table, encoding="utf-8")
+    print(f"written to {arguments.out}", file=sys.stderr)
+    return 0
+
+
+# ---- the three sites ----
+
+
+def prepare(name: str, root: Path) -> Corpus:
+    """The feedable articles of `root` as posts for Jekyll and Hugo, under WORK/name."""
+    sys.path.insert(0, str(REPO_ROOT))
+    from feeds.loader import ContentLoader
+    from feeds.text import slugify
+
+    logging.disable(logging.WARNING)
+    now = datetime.now(UTC)
+    snapshot = ContentLoader(root, clock=lambda: now).reload()
+    articles = list(snapshot.visible(snapshot.articles, now))
+    work = WORK / name
+    jekyll, hugo = work / "jekyll", work / "hugo"
+    for site in (jekyll, hugo):
+        shutil.rmtree(site, ignore_errors=True)
+    (jekyll / "_posts").mkdir(parents=True)
+    (hugo / "content" / "posts").mkdir(parents=True)
+    shutil.copytree(PEERS / "jekyll", jekyll, dirs_exist_ok=True)
+    shutil.copytree(PEERS / "hugo", hugo, dirs_exist_ok=True)
+    topics: set[str] = set()
+    for number, article in enumerate(articles):
+        text = (root / article.source).read_text(encoding="utf-8")
+        if not _FIRST_LINE.match(text):
+            sys.exit(f"{article.source}: front matter does not start on the first line")
+        slugs = sorted({(topic.slug if (topic := snapshot.topic_for(name)) else slugify(name))
+                        for name in article.topics})  # fmt: skip
+        topics.update(slugs)
+        front, _, rest = _FIRST_LINE.sub("", text, count=1).partition("\n---")
+        front = _REPLACED_KEYS.sub("", front + "\n").rstrip("\n")
+        date = f"date: {article.published.isoformat()}\n"
+        tags = "tags: [" + ", ".join(s.replace("-", "_") for s in slugs) + "]\n"
+        stem = Path(article.source).stem.removeprefix(article.published.strftime("%Y-%m-%d-"))
+        suffix = Path(article.source).suffix
+        filename = f"{article.published:%Y-%m-%d}-{number}-{stem[:80]}{suffix}"
+        post = f"---\n{date}{tags}{front}\n---{rest}"
+        (jekyll / "_posts" / filename).write_text(post, "utf-8")
+        (hugo / "content" / "posts" / filename).write_text(post, "utf-8")
+    print(f"{name}: {len(articles)} articles in {len(topics)} topics -> {work}", file=sys.stderr)
+    tools = [
+        Tool(
+            "feeds build",
+            _feeds_version(),
+            [
+                str(_feeds()),
+                "build",
+                "--content",
+                str(root),
+                "--out",
+                "OUT",
+                "--base-url",
+                BASE_URL,
+            ],
+        ),  # fmt: skip
+        Tool(
+            "Hugo",
+            _version(["hugo", "version"]),
+            ["hugo", "--source", str(hugo), "--destination", "OUT", "--quiet"],
+        ),  # fmt: skip
+        Tool(
+            "Jekyll + jekyll-feed",
+            f"{_version(['jekyll', '--version'])} + jekyll-feed "
+            + _version(["dpkg-query", "-W", "-f=${Version}", "ruby-jekyll-feed"]),
+            [
+                "jekyll",
+                "build",
+                "--source",
+                str(jekyll),
+                "--destination",
+                "OUT",
+                "--disable-disk-cache",
+                "--quiet",
+            ],
+        ),  # fmt: skip
+    ]
+    again = Tool("feeds build, again (nothing changed)", tools[0].version, tools[0].command)
+    return Corpus(name, root, len(articles), len(topics), tools, again)
+
+
+def _feeds() -> Path:
+    return REPO_ROOT / ".venv" / "bin" / "feeds"
+
+
+def _feeds_version() -> str:
+    from feeds import __version__
+
+    return str(__version__)
+
+
+def _version(command: list[str], fallback: str = "") -> str:
+    """The first version number a command prints, or `fallback`."""
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    except OSError:
+        return fallback
+    found = re.search(r"\d+\.\d+[.\w+-]*", done.stdout or done.stderr)
+    return found.group(0) if done.returncode == 0 and found else fallback
+
+
+# ---- measuring ----
+
+
+def measure(corpus: Corpus, repeat: int) -> None:
+    """Each round: every tool into an empty folder, and feeds once more over its own
+    export with nothing changed (what a scheduled job pays when nothing happened)."""
+    out = WORK / corpus.name / "out"
+    for run in range(repeat):
+        for tool in corpus.tools:
+            shutil.rmtree(out, ignore_errors=True)
+            _run(tool, out)
+            tool.feeds_written = str(_check(tool, corpus, out))
+            print(f"{corpus.name} run {run + 1}: {tool.name} {tool.seconds[-1]:.2f} s",
+                  file=sys.stderr)  # fmt: skip
+            if tool is corpus.tools[0]:
+                summary = _run(corpus.again, out)
+                if not summary.startswith("wrote 0 of "):
+                    sys.exit(f"feeds build again rewrote files: {summary}")
+                corpus.again.feeds_written = "0 rewritten"
+    shutil.rmtree(out, ignore_errors=True)
+
+
+def _run(tool: Tool, out: Path) -> str:
+    """Run `tool` into `out`, add its wall time to it; return its output."""
+    command = [str(out) if part == "OUT" else part for part in tool.command]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT)
+    tool.seconds.append(time.perf_counter() - started)
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def _check(tool: Tool, corpus: Corpus, out: Path) -> int:
+    """The number of feeds written; exits when a topic feed is missing."""
+    if tool.name.startswith("feeds"):
+        feeds = [p for p in out.rglob("*") if p.suffix in (".rss", ".atom", ".json")]
+        topic_feeds = list((out / "feeds" / "topics").glob("*.rss"))
+    elif tool.name == "Hugo":
+        feeds = list(out.rglob("index.xml"))
+        topic_feeds = list((out / "topics").glob("*/index.xml"))
+    else:
+        feeds = [out / "feed.xml", *(out / "feed" / "by_tag").glob("*.xml")]
+        topic_feeds = feeds[1:]
+    if len(topic_feeds) < corpus.topics:
+        sys.exit(f"{tool.name}: {len(topic_feeds)} topic feeds in {out}, "
+                 f"expected {corpus.topics}")  # fmt: skip
+    return len(feeds)
+
+
+# ---- the table ----
+
+
+def render_table(corpora: list[Corpus], repeat: int, load: tuple[float, float]) -> str:
+    lines = [
+        "# Static export: feeds build vs Hugo vs Jekyll + jekyll-feed",
+        "",
+        f"Wall time of a cold full build into an empty folder, median of {repeat} runs "
+        f"(tools taking turns), same machine, same run: {_machine()}; load average "
+        f"{load[0]:.2f} before, {load[1]:.2f} after (other work on the machine adds noise).",
+        "",
+        "| corpus | articles in feeds | tool | feeds written | median (s) | runs (s) "
+        "| median vs feeds build |",
+        "|---|---:|---|---:|---:|---|---:|",
+    ]
+    for corpus in corpora:
+        ours = statistics.median(corpus.tools[0].seconds)
+        for tool in [*corpus.tools, corpus.again]:
+            median = statistics.median(tool.seconds)
+            runs = ", ".join(f"{s:.2f}" for s in tool.seconds)
+            lines.append(f"| {corpus.name} | {corpus.articles} | {tool.name} "
+                         f"| {tool.feeds_written} | {median:.2f} | {runs} "
+                         f"| {median / ours:.1f}× |")  # fmt: skip
+    lines += [
+        "",
+        "Versions: " + "; ".join(f"{tool.name}: {tool.version}" for tool in corpora[0].tools) + ".",
+        "",
+        "Not the same work: feeds writes RSS, Atom and JSON Feed for all articles, each topic "
+        "and each provider, with their archive pages (RFC 5005: every full page of 50 older "
+        "items), plus index.html and opml.xml; Hugo writes RSS for all articles and "
+        "each topic (its built-in template plus excerpt and body); Jekyll writes Atom for all "
+        "articles and each topic plus one HTML page per article. Every feed: 50 items with "
+        "excerpt and rendered body. Hugo and Jekyll get the articles feeds puts in its feeds, "
+        "as posts (bench/peers/).",
+        "",
+        "Reproduce: `bash bench/export_peers.sh` (installs jekyll, ruby-jekyll-feed and hugo "
+        "from Debian, makes bench/corpora/10k, then runs "
+        "`.venv/bin/python bench/bench_export.py`).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _machine() -> str:
+    cpu = platform.processor()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
