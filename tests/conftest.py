@@ -242,3 +242,14 @@ def feeds_server(tmp_path: Path) -> Iterator[Callable[..., FeedsServer]]:
     yield start
     for server in servers:
         server.kill()  # workers too, even when the parent has exited
+
+
+def wait_for(condition: Callable[[], Any], what: str, within: float = 15.0) -> Any:
+    """Poll until `condition()` gives something true, and return it; fail (never
+    hang) when it has not within `within` seconds."""
+    deadline = time.monotonic() + within
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within}s: {what}")
+        time.sleep(0.02)
+    return value

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
@@ -25,7 +24,7 @@ import feedparser
 import httpx
 import jsonschema
 import pytest
-from conftest import BUNDLED_CONTENT, expected_corpus, write_article
+from conftest import BUNDLED_CONTENT, expected_corpus, wait_for, write_article
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
@@ -153,15 +152,6 @@ def fetch_raw(
     """The response and its body as sent, not decoded."""
     with client.stream(method, path, headers={"accept-encoding": encoding, **headers}) as response:
         return response, b"".join(response.iter_raw())
-
-
-def wait_for(condition: Callable[[], Any], what: str, within: float = 10.0) -> Any:
-    deadline = time.monotonic() + within
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within}s: {what}")
-        time.sleep(0.02)
-    return value
 
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]

@@ -7,7 +7,6 @@ import importlib
 import importlib.util
 import re
 import sys
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 import feedparser
 import pytest
-from conftest import BUNDLED_CONTENT, FeedsServer, expected_corpus, write_article
+from conftest import BUNDLED_CONTENT, FeedsServer, expected_corpus, wait_for, write_article
 from prometheus_client.parser import text_string_to_metric_families
 from reader import UpdatedFeed, make_reader
 
@@ -39,15 +38,6 @@ def access_lines(text: str) -> list[tuple[str, str, int]]:
         for match in map(ACCESS_LINE.search, text.splitlines())
         if match
     ]
-
-
-def wait_for(condition: Any, what: str, within: float = 15.0) -> Any:
-    deadline = time.monotonic() + within
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within}s: {what}")
-        time.sleep(0.05)
-    return value
 
 
 @pytest.fixture

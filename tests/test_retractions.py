@@ -11,7 +11,6 @@ read from a feed of the same articles with the flags taken off.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 import feedparser
 import jsonschema
 import pytest
-from conftest import write_article
+from conftest import wait_for, write_article
 from lxml import etree
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
@@ -442,15 +441,6 @@ def test_a_provider_whose_only_article_was_withdrawn_still_announces_it(tmp_path
 
 
 # ---- live: withdrawing an article, and deleting its file ----
-
-
-def wait_for(condition: Callable[[], Any], what: str, within: float = 10.0) -> Any:
-    deadline = time.monotonic() + within
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within}s: {what}")
-        time.sleep(0.02)
-    return value
 
 
 def test_marking_an_article_removed_turns_its_entry_into_a_tombstone(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,7 +29,7 @@ import feedparser
 import httpx
 import jsonschema
 import pytest
-from conftest import BUNDLED_CONTENT, FeedsServer, write_article
+from conftest import BUNDLED_CONTENT, FeedsServer, wait_for, write_article
 from lxml import etree
 from starlette.testclient import TestClient
 
@@ -144,15 +144,6 @@ def hub() -> Iterator[HubStandIn]:
 
 
 # ---- helpers ----
-
-
-def wait_for(condition: Callable[[], Any], what: str, within: float = 15.0) -> Any:
-    deadline = time.monotonic() + within
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within}s: {what}")
-        time.sleep(0.02)
-    return value
 
 
 def article(title: str, slug: str, topic: str, provider: tuple[str, str], type_: str) -> dict:
