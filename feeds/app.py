@@ -43,7 +43,6 @@ log = logging.getLogger("feeds.app")
 
 ALLOWED_QUERY = {"type", "limit"}
 MAX_KNOWN_URLS = 10_000  # URLs the fast lane answers; past that, the usual way
-_FORMAT_OF_PATH = {fmt.value: fmt for fmt in Format}
 
 
 class PreparedResponse(Response):
@@ -70,7 +69,7 @@ class FeedService:
         self.notifier: HubNotifier | None = None  # with a WebSub hub configured
         # (path, query string) -> what a request for it asks for, once a route has
         # answered it: the fast lane answers the next one from the cache directly.
-        self.known: dict[tuple[str, bytes], Selection | str] = {}
+        self.known: dict[tuple[str, bytes], tuple[Selection | str, Format | None]] = {}
 
     def snapshot(self) -> Snapshot:
         return self.loader.snapshot
@@ -112,16 +111,11 @@ class FeedService:
     def fast_answer(self, scope: Scope) -> tuple[int, Headers, bytes] | None:
         """The answer to a GET or HEAD of a URL already answered, straight from the
         render cache: no routing, no request object. None: take the usual way."""
-        asked = self.known.get((scope["path"], scope["query_string"]))
-        if asked is None or not self.loader.loaded:
+        known = self.known.get((scope["path"], scope["query_string"]))
+        if known is None or not self.loader.loaded:
             return None
-        now = self.clock()
-        fmt = (
-            _FORMAT_OF_PATH.get(scope["path"].rpartition(".")[2])
-            if isinstance(asked, Selection)
-            else None
-        )
-        prepared = self.cache.peek(self.key(self.loader.snapshot, asked, fmt, now))
+        asked, fmt = known
+        prepared = self.cache.peek(self.key(self.loader.snapshot, asked, fmt, self.clock()))
         if prepared is None:
             return None
         return answer(prepared, scope["headers"], time.time())
@@ -186,7 +180,7 @@ async def feed_route(request: Request) -> Response:
         return _error(404, str(error))
     if service.notifier is not None and not selection.archived and selection.page is None:
         service.notifier.add_variant(selection, snapshot, now)  # its subscribers hear of changes
-    request.scope["feeds.asked"] = selection
+    request.scope["feeds.asked"] = (selection, fmt)
     return service.respond(request, prepared)
 
 
@@ -203,7 +197,7 @@ async def page_route(request: Request) -> Response:
         lambda: build_page(snapshot, path, service.settings, now),
         cors=path == OPML_PATH,
     )
-    request.scope["feeds.asked"] = path
+    request.scope["feeds.asked"] = (path, None)
     return service.respond(request, prepared)
 
 

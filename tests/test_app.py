@@ -1044,3 +1044,23 @@ def test_index_page_does_not_count_an_article_before_its_time(content_copy: Path
         page = get(client, "/").text
         assert '<tr id="all">' in page and '<td class="count">18</td>' in page
         assert "<p>18 articles from 5 providers in\n5 topics." in page
+
+
+def test_a_url_asked_again_gets_the_same_answer_from_the_fast_lane(client: TestClient) -> None:
+    """The second request for a URL is answered from the render cache without the
+    routes: the same status, headers and bytes, and it is still counted."""
+    path = "/feeds/topics/databases.atom?type=article"
+    before = requests_count(scrape(client), "/feeds/topics", 200)
+    first = get(client, path, "gzip")
+    service = client.app.state.service  # type: ignore[attr-defined]
+    assert ("/feeds/topics/databases.atom", b"type=article") in service.known
+    second = get(client, path, "gzip")
+    third = get(client, path, "gzip", **{"if-none-match": first.headers["etag"]})
+    assert (first.status_code, second.status_code, third.status_code) == (200, 200, 304)
+    assert second.content == first.content
+    moments = {"expires", "date"}
+    assert {k: v for k, v in second.headers.items() if k not in moments} == {
+        k: v for k, v in first.headers.items() if k not in moments
+    }
+    assert third.headers["etag"] == first.headers["etag"] and third.content == b""
+    assert requests_count(scrape(client), "/feeds/topics", 200) == before + 2
