@@ -171,7 +171,7 @@ else
     # Access log on only, as deployed: bench_serve.py's "log off" runs pass --log-level
     # warning, which no longer silences the service's own access log (feeds/accesslog.py).
     step serve $PY bench/bench_serve.py --content bench/corpora/10k --workers "$CORES" \
-        --duration 10 --warmup 3 --rounds 2 --no-log-off --out "$RUN/serve.md"
+        --duration 10 --warmup 3 --rounds 3 --no-log-off --out "$RUN/serve.md"
     step render $PY bench/bench_render.py --repeat 30 --out "$RUN/render.md"
     step load load_table load.md --content "$REAL" --content bench/corpora/10k --repeat 3
     note="100k: one run of each (--repeat 1)"
