@@ -248,7 +248,9 @@ def load_rows(summary: Summary, inputs: Inputs) -> None:
         except Missing as missing:
             if name == "load.md":
                 raise
-            summary.notes.append(f"Loading, 100k: not measured ({missing}).")
+            ran = any(step == "load-100k" for step, *_ in steps(inputs))
+            why = f"not measured ({missing})" if ran else "not part of this run (--quick)"
+            summary.notes.append(f"Loading, 100k: {why}.")
             continue
         tables += [row for table in markdown_tables(text) for row in table if "corpus" in row]
         best = re.search(r"best of (\d+)", text)
