@@ -155,7 +155,6 @@ def describe(snapshot: Snapshot, selection: Selection, settings: Settings, now: 
     topic: Topic | None = None
     provider: Provider | None = None
     if selection.kind is Kind.ALL:
-        candidates = snapshot.articles
         title = settings.site_title
         description = f"Every article on {settings.site_title}"
         home = f"{base}/"
@@ -163,7 +162,6 @@ def describe(snapshot: Snapshot, selection: Selection, settings: Settings, now: 
         topic = snapshot.topics.get(selection.slug)
         if topic is None:
             raise UnknownFeed(f"no topic {selection.slug!r}")
-        candidates = snapshot.by_topic.get(topic.slug, ())
         title = f"{topic.name} · {settings.site_title}"
         description = f"Articles about {topic.name} on {settings.site_title}"
         home = f"{base}/#topic-{topic.slug}"
@@ -171,14 +169,13 @@ def describe(snapshot: Snapshot, selection: Selection, settings: Settings, now: 
         provider = snapshot.providers.get(selection.slug)
         if provider is None:
             raise UnknownFeed(f"no provider {selection.slug!r}")
-        candidates = snapshot.by_provider.get(provider.slug, ())
         title = f"{provider.name} · {settings.site_title}"
         description = (
             provider.description or f"Articles from {provider.name} on {settings.site_title}"
         )
         home = provider.home_url or f"{base}/#provider-{provider.slug}"
 
-    visible = snapshot.visible(candidates, now)
+    visible = snapshot.visible(_candidates(snapshot, selection), now)
     if selection.type:
         visible = [article for article in visible if article.type == selection.type]
     page_size = settings.items
@@ -228,13 +225,16 @@ def archive_pages(
     snapshot: Snapshot, selection: Selection, settings: Settings, now: datetime
 ) -> int:
     """How many full archive pages the feed `selection` names has."""
+    return len(snapshot.visible(_candidates(snapshot, selection), now)) // settings.items
+
+
+def _candidates(snapshot: Snapshot, selection: Selection) -> Sequence[Article]:
+    """Every article of the feed's kind and slug, newest first, scheduled ones too."""
     if selection.kind is Kind.ALL:
-        candidates = snapshot.articles
-    elif selection.kind is Kind.TOPIC:
-        candidates = snapshot.by_topic.get(selection.slug, ())
-    else:
-        candidates = snapshot.by_provider.get(selection.slug, ())
-    return len(snapshot.visible(candidates, now)) // settings.items
+        return snapshot.articles
+    if selection.kind is Kind.TOPIC:
+        return snapshot.by_topic.get(selection.slug, ())
+    return snapshot.by_provider.get(selection.slug, ())
 
 
 def polling_interval(articles: Sequence[Article], settings: Settings) -> int:
