@@ -20,6 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from multiprocessing.context import BaseContext
 from pathlib import Path
 
 import watchfiles
@@ -38,8 +39,11 @@ UNREADABLE = b"unreadable"  # stands for a file's digest when it cannot be read 
 # A full scan even when no file-system event came: network file systems and
 # missed events are caught within this many seconds.
 SAFETY_SCAN = 30.0
-# A first load of a large folder parses on every core; small reloads stay in-process.
-PARALLEL_PARSE_MIN_FILES = 2000
+# A load of many files parses on every core; small reloads stay in-process. Forked
+# workers start in milliseconds, so they pay from a few hundred files; a fresh
+# interpreter (forkserver) costs a tenth of a second, and pays from a few thousand.
+PARALLEL_PARSE_MIN_FILES = 500
+PARALLEL_PARSE_MIN_FILES_FORKSERVER = 2000
 MAX_PARSE_PROCESSES = 8
 
 # What tells that a file may have changed without reading it.
@@ -205,14 +209,12 @@ class ContentLoader:
         """Read, hash and (if the bytes changed) parse files; on every core when
         there are enough to pay for starting the processes."""
         workers = min(os.cpu_count() or 1, MAX_PARSE_PROCESSES)
-        if len(work) < PARALLEL_PARSE_MIN_FILES or workers < 2:
+        context = _pool_context(len(work)) if workers >= 2 else None
+        if context is None:
             return _read_and_parse(work, self._site_url)
         chunk = max(64, len(work) // (workers * 8))
         batches = [work[start : start + chunk] for start in range(0, len(work), chunk)]
         try:
-            # forkserver: clean children, never a fork of this threaded process.
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["feeds.parse"])
             with ProcessPoolExecutor(workers, mp_context=context) as pool:
                 done = pool.map(_read_and_parse, batches, [self._site_url] * len(batches))
                 return [result for batch in done for result in batch]
@@ -364,6 +366,28 @@ def _read_and_parse(work: list[_Work], site_url: str | None) -> list[_Done]:
         parsed = None if digest == previous else _parse_safely(relpath, data, site_url)
         done.append((relpath, stat_key, digest, parsed))
     return done
+
+
+def _pool_context(files: int) -> BaseContext | None:
+    """How to start the processes that parse `files` files, or None: parse here.
+
+    Forking is only safe while this process has one thread (a lock another thread
+    held at the fork stays locked in the child forever): a first load, `feeds
+    build`, `feeds check`. ProcessPoolExecutor forks its workers before it starts
+    its own threads. Otherwise the workers come from a forkserver: a clean process
+    that never ran a thread.
+    """
+    if (
+        files >= PARALLEL_PARSE_MIN_FILES
+        and threading.active_count() == 1
+        and "fork" in multiprocessing.get_all_start_methods()
+    ):
+        return multiprocessing.get_context("fork")
+    if files >= PARALLEL_PARSE_MIN_FILES_FORKSERVER:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["feeds.parse"])
+        return context
+    return None
 
 
 def _parse_safely(relpath: str, data: bytes, site_url: str | None) -> ParsedFile:

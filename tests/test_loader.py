@@ -10,6 +10,8 @@ import io
 import os
 import re
 import shutil
+import subprocess
+import sys
 import threading
 import time
 import tracemalloc
@@ -811,6 +813,69 @@ def test_unchanged_files_are_never_parsed_twice(content, loaders):
     os.remove(content / "2024-01-02-a1.md")
     assert titles(loader.reload()) == {"A0 edited", "A2", "New"}
     assert loader.stats.files_parsed == 5
+
+
+# What a snapshot holds, as one digest: every article field and every problem.
+_SNAPSHOT_DIGEST = """
+import hashlib, sys
+import feeds.loader
+from feeds.loader import ContentLoader
+
+def digest(snapshot):
+    return hashlib.sha256(repr((snapshot.articles, snapshot.problems)).encode()).hexdigest()
+"""
+_LOAD_IN_PROCESSES = (
+    _SNAPSHOT_DIGEST
+    + """
+feeds.loader.PARALLEL_PARSE_MIN_FILES = int(sys.argv[2])
+used = []
+choose = feeds.loader._pool_context
+feeds.loader._pool_context = lambda files: used.append(choose(files)) or used[-1]
+if __name__ == "__main__":  # forkserver children import this module again
+    snapshot = ContentLoader(sys.argv[1]).reload()
+    print(digest(snapshot), used[0].get_start_method() if used[0] else "none")
+"""
+)
+
+
+@pytest.mark.parametrize(
+    ("fork_from", "expected_start"),
+    [(1, "fork"), (10**9, "forkserver")],
+    ids=["fork", "forkserver"],
+)
+def test_a_load_on_every_core_gives_the_snapshot_one_process_gives(
+    tmp_path, monkeypatch, fork_from, expected_start
+):
+    """The corpus parsed in worker processes (forked from a process with one thread,
+    or from a forkserver) and in this process: the same articles, the same problems."""
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: the loader never starts worker processes")
+    namespace: dict[str, object] = {}
+    exec(_SNAPSHOT_DIGEST, namespace)  # noqa: S102 - the test's own code
+    monkeypatch.setattr("feeds.loader.PARALLEL_PARSE_MIN_FILES", 10**9)
+    monkeypatch.setattr("feeds.loader.PARALLEL_PARSE_MIN_FILES_FORKSERVER", 10**9)
+    in_process = namespace["digest"](ContentLoader(CORPUS / "powerapps").reload())  # type: ignore[operator]
+
+    script = tmp_path / "load_in_processes.py"
+    script.write_text(_LOAD_IN_PROCESSES)
+    if expected_start == "forkserver":  # a thread besides the main one rules out a fork
+        script.write_text(
+            _LOAD_IN_PROCESSES.replace(
+                "if __name__",
+                "import threading\nfeeds.loader.PARALLEL_PARSE_MIN_FILES_FORKSERVER = 1\n"
+                "threading.Thread(target=threading.Event().wait, daemon=True).start()\nif __name__",
+            )
+        )
+    result = subprocess.run(
+        [sys.executable, str(script), str(CORPUS / "powerapps"), str(fork_from)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    digest, start_method = result.stdout.split()
+    assert start_method == expected_start
+    assert digest == in_process
 
 
 def _git_sync(link: Path, target: Path) -> None:
