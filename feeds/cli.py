@@ -97,6 +97,9 @@ def run_build(settings: Settings, out: str, *, gzip: bool = False, brotli: bool 
     if sys.stderr.isatty():
         from tqdm import tqdm
 
+        # No monitor thread: loading and rendering fork worker processes, which is
+        # only safe in a process that runs one thread (feeds/workers.py).
+        tqdm.monitor_interval = 0
         try:  # a terminal that reports no size (0 x 0) would get no bar at all
             size = os.get_terminal_size(sys.stderr.fileno())
         except OSError:

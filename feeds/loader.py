@@ -31,6 +31,7 @@ from feeds.model import Problem
 from feeds.parse import ARTICLE_SUFFIXES, MAX_FILE_BYTES, ParsedFile, parse_file
 from feeds.snapshot import Snapshot, build_snapshot
 from feeds.taxonomy import TAXONOMY_DIR, load_taxonomy, site_url_from_config
+from feeds.workers import fork_context, worker_count
 
 log = logging.getLogger("feeds.loader")
 
@@ -44,7 +45,6 @@ SAFETY_SCAN = 30.0
 # interpreter (forkserver) costs a tenth of a second, and pays from a few thousand.
 PARALLEL_PARSE_MIN_FILES = 500
 PARALLEL_PARSE_MIN_FILES_FORKSERVER = 2000
-MAX_PARSE_PROCESSES = 8
 
 # What tells that a file may have changed without reading it.
 StatKey = tuple[int, int, int, int]  # device, inode, size, mtime in ns
@@ -208,7 +208,7 @@ class ContentLoader:
     def _read_and_parse(self, work: list[_Work]) -> list[_Done]:
         """Read, hash and (if the bytes changed) parse files; on every core when
         there are enough to pay for starting the processes."""
-        workers = min(os.cpu_count() or 1, MAX_PARSE_PROCESSES)
+        workers = worker_count()
         context = _pool_context(len(work)) if workers >= 2 else None
         if context is None:
             return _read_and_parse(work, self._site_url)
@@ -370,19 +370,11 @@ def _read_and_parse(work: list[_Work], site_url: str | None) -> list[_Done]:
 
 def _pool_context(files: int) -> BaseContext | None:
     """How to start the processes that parse `files` files, or None: parse here.
-
-    Forking is only safe while this process has one thread (a lock another thread
-    held at the fork stays locked in the child forever): a first load, `feeds
-    build`, `feeds check`. ProcessPoolExecutor forks its workers before it starts
-    its own threads. Otherwise the workers come from a forkserver: a clean process
-    that never ran a thread.
-    """
-    if (
-        files >= PARALLEL_PARSE_MIN_FILES
-        and threading.active_count() == 1
-        and "fork" in multiprocessing.get_all_start_methods()
-    ):
-        return multiprocessing.get_context("fork")
+    Forked when that is safe; else from a forkserver, a clean process that never
+    ran a thread, which costs a fresh interpreter."""
+    context = fork_context()
+    if context is not None and files >= PARALLEL_PARSE_MIN_FILES:
+        return context
     if files >= PARALLEL_PARSE_MIN_FILES_FORKSERVER:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["feeds.parse"])

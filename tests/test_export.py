@@ -135,15 +135,20 @@ def test_every_document_is_the_servers_bytes(content: Path, tmp_path: Path) -> N
 
 @pytest.mark.skipif(not (CORPUS / "powerapps").is_dir(), reason="../shared/corpus not present")
 def test_real_corpus_is_the_servers_bytes(tmp_path: Path) -> None:
-    settings = settings_for(CORPUS / "powerapps")
+    """`feeds build` as a user runs it: in its own process, which parses and renders
+    on every core (worker processes) when the machine has more than one."""
     out = tmp_path / "out"
-    run_export(settings, out)
-    expected = served(settings)
+    done = build("--content", str(CORPUS / "powerapps"), "--out", str(out),
+                 "--base-url", BASE_URL, "--gzip")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    expected = served(settings_for(CORPUS / "powerapps"), clock=lambda: datetime.now(UTC))
     files = tree(out)
-    assert set(files) == expected.keys() | {MANIFEST_NAME}
+    assert set(files) == {f"{relpath}{suffix}" for relpath in expected
+                          for suffix in ("", ".gz")} | {MANIFEST_NAME}  # fmt: skip
     assert len(expected) > 200
     for relpath, bodies in expected.items():
         assert files[relpath] == bodies["identity"], relpath
+        assert files[relpath + ".gz"] == bodies["gzip"], relpath
 
 
 def test_file_for_maps_routes_to_files() -> None:
