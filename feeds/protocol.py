@@ -8,11 +8,18 @@ internet needs and httptools lacks:
   response, and every byte a client trickles re-arms nothing else, so slow or
   idle connections would pile up until every other client got 503; a head not
   complete within `HEAD_TIMEOUT` seconds closes the connection.
+
+And one economy: uvicorn writes a response's head and its body to the socket
+separately, two system calls and two TCP segments for every response; what is
+written in one turn of the event loop now goes out in one write
+(`CoalescingTransport`), as nginx sends a cached file's head and body together.
+On a cached feed that was a third of a worker's time (py-spy, bench/README.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -27,9 +34,45 @@ _TOO_LARGE = (
 )
 
 
+class CoalescingTransport:
+    """A transport whose writes made in one turn of the event loop reach the socket
+    as one write, at the end of that turn; everything else is the transport's own."""
+
+    __slots__ = ("_transport", "_loop", "_pending")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] | None = None
+
+    def write(self, data: bytes) -> None:
+        if self._pending is None:
+            self._pending = [data]
+            self._loop.call_soon(self._flush)
+        else:
+            self._pending.append(data)
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending:
+            self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+
+    def close(self) -> None:
+        self._flush()  # what was written goes out before the connection closes
+        self._transport.close()
+
+    def get_write_buffer_size(self) -> int:
+        waiting = sum(map(len, self._pending)) if self._pending else 0
+        return self._transport.get_write_buffer_size() + waiting
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        coalescing = CoalescingTransport(transport, self.loop)
+        super().connection_made(coalescing)  # type: ignore[arg-type]
         self._head_bytes = 0
         self._head_timer: asyncio.TimerHandle | None = None
         self._await_head()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import json
 import shutil
 import socket
@@ -469,6 +470,44 @@ async def _hammer(host: str, port: int, paths: list[str], concurrency: int) -> l
             return await one(path)
 
     return await asyncio.gather(*(bounded(path) for path in paths))
+
+
+def split_responses(data: bytes, requests: list[str]) -> list[Response]:
+    """The responses to `requests` on one connection, each cut by its
+    content-length (none for HEAD and 304)."""
+    responses = []
+    for request in requests:
+        head, _, rest = data.partition(b"\r\n\r\n")
+        first = parse_response(head + b"\r\n\r\n")
+        bodiless = request.startswith("HEAD ") or first.status == 304
+        size = 0 if bodiless else int(first.headers.get("content-length", "0"))
+        responses.append(parse_response(head + b"\r\n\r\n" + rest[:size]))
+        data = rest[size:]
+    assert data == b"", "more bytes than the responses to the requests"
+    return responses
+
+
+def test_pipelined_requests_are_answered_whole_and_in_order(target: Target) -> None:
+    """Several requests in one packet on one connection (as pipelining clients and
+    proxies send them): every answer complete, in order, the last one then closed."""
+    plain = target.get("/feeds/all.rss")
+    assert plain.status == 200 and plain.body
+    etag = plain.headers["etag"]
+    requests = [
+        "GET /feeds/all.rss HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n",
+        f"GET /feeds/all.rss HTTP/1.1\r\nHost: x\r\nIf-None-Match: {etag}\r\n\r\n",
+        "HEAD /feeds/all.atom HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /feeds/all.rss HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    ]
+    answer = target.raw("".join(requests).encode())  # read until the server closes
+    gzipped, not_modified, head, again, health = split_responses(answer.raw, requests)
+    assert gzipped.status == 200 and gzipped.headers["content-encoding"] == "gzip"
+    assert gzip.decompress(gzipped.body) == plain.body
+    assert not_modified.status == 304 and not_modified.body == b""
+    assert head.status == 200 and head.body == b"" and int(head.headers["content-length"]) > 0
+    assert again.status == 200 and again.body == plain.body
+    assert health.status == 200 and health.headers.get("connection") == "close"
 
 
 def test_many_concurrent_connections(target: Target) -> None:
