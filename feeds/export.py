@@ -37,12 +37,13 @@ import stat
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from feeds.documents import INDEX_PATH, Document, build_feed, build_page, published_paths
+from feeds.documents import INDEX_PATH, build_feed, build_page, published_paths
 from feeds.errors import FeedsError
 from feeds.feed import Format, Selection
 from feeds.settings import Settings
@@ -67,6 +68,9 @@ class ExportError(FeedsError):
         super().__init__(f"{path}: {reason}")
         self.path = str(path)
         self.reason = reason
+
+    def __reduce__(self) -> tuple[type[ExportError], tuple[str, str]]:
+        return ExportError, (self.path, self.reason)  # raised in a worker, re-raised here
 
 
 @dataclass(frozen=True)
@@ -111,79 +115,6 @@ def file_for(url_path: str, selection: Selection | None = None) -> str | None:
     return relpath
 
 
-def render_all(
-    snapshot: Snapshot,
-    settings: Settings,
-    now: datetime,
-    skipped: list[str],
-    progress: Progress | None = None,
-    compress: bool = True,
-) -> Iterator[tuple[str, Document]]:
-    """Every published document (archive pages included) with its file, as it is
-    rendered; the documents that cannot be files are added to `skipped`, with
-    why. Without `compress`, no gzip or brotli forms.
-
-    Rendered on every core when worker processes can be forked; a feed's formats
-    and pages stay together in one batch, so they share its items' HTML.
-    """
-    jobs: list[_Job] = []
-    for url_path, selection, fmt in published_paths(snapshot, settings, now):
-        relpath = file_for(url_path, selection)
-        if relpath is None:
-            skipped.append(f"{url_path!r}: not a file name inside the export folder")
-        else:
-            jobs.append((relpath, url_path, selection, fmt))
-    batches = [jobs[start : start + RENDER_BATCH] for start in range(0, len(jobs), RENDER_BATCH)]
-    done = 0
-    for rendered in _render_batches(batches, (snapshot, settings, now, compress)):
-        yield from rendered
-        done += len(rendered)
-        if progress is not None:
-            progress(done, len(jobs))
-
-
-# A document to render: its file, URL path, selection and format (None: a page).
-_Job = tuple[str, str, Selection | None, Format | None]
-_Inputs = tuple[Snapshot, Settings, datetime, bool]  # snapshot, settings, now, compress
-RENDER_BATCH = 24  # documents sent to a worker at a time: 8 pages of a feed, 3 formats
-
-_inherited: _Inputs | None = None  # what forked workers render from, shared without pickling
-
-
-def _render_batches(
-    batches: list[list[_Job]], inputs: _Inputs
-) -> Iterator[list[tuple[str, Document]]]:
-    """Each batch rendered, in order: in forked worker processes when there are
-    cores and enough batches for them, else here."""
-    global _inherited
-    context = fork_context()
-    workers = worker_count()
-    if context is None or workers < 2 or len(batches) < 2 * workers:
-        yield from (_render_batch(batch, inputs) for batch in batches)
-        return
-    _inherited = inputs
-    try:
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            yield from pool.map(_render_inherited, batches)
-    finally:
-        _inherited = None
-
-
-def _render_inherited(batch: list[_Job]) -> list[tuple[str, Document]]:
-    assert _inherited is not None, "only called in a worker forked by _render_batches"
-    return _render_batch(batch, _inherited)
-
-
-def _render_batch(batch: list[_Job], inputs: _Inputs) -> list[tuple[str, Document]]:
-    snapshot, settings, now, compress = inputs
-    return [
-        (relpath, build_page(snapshot, url_path, settings, now, compress))
-        if selection is None or fmt is None
-        else (relpath, build_feed(snapshot, selection, fmt, settings, now, compress))
-        for relpath, url_path, selection, fmt in batch
-    ]
-
-
 def export(
     snapshot: Snapshot,
     settings: Settings,
@@ -203,23 +134,152 @@ def export(
     """
     started = time.perf_counter()
     root = Path(out)
+    jobs: list[_Job] = []
     skipped: list[str] = []
-
-    def files() -> Iterator[tuple[str, bytes]]:
-        for relpath, document in render_all(
-            snapshot, settings, now, skipped, progress, compress=gzip or brotli
-        ):
-            yield relpath, document.body
-            if gzip:
-                yield relpath + ".gz", document.gzip
-            if brotli:
-                yield relpath + ".br", document.br
-
+    for url_path, selection, fmt in published_paths(snapshot, settings, now):
+        relpath = file_for(url_path, selection)
+        if relpath is None:
+            skipped.append(f"{url_path!r}: not a file name inside the export folder")
+        else:
+            jobs.append((relpath, url_path, selection, fmt))
+    forms = ("",) + ((".gz",) if gzip else ()) + ((".br",) if brotli else ())
+    work = _Work(snapshot, settings, now, root, forms)
     with _locked(root):
-        writer = _Writer(root)
-        written, removed = writer.run(files())
+        writer = _Writer(root, [job[0] + form for job in jobs for form in forms])
+        written, removed = writer.run(_stage_all(jobs, work, progress))
     return ExportResult(root, tuple(sorted(writer.files)), tuple(written), tuple(removed),
                         tuple(skipped), time.perf_counter() - started)  # fmt: skip
+
+
+# ---- rendering and staging, on every core ----
+#
+# Each document is rendered, compared with the file already there and, when it
+# differs, written to a temporary file beside it, all in one place: a worker
+# process when they can be forked (the documents never travel between
+# processes), else here. Only the renames into place, all or nothing, are left
+# to _Writer.
+
+# A document: its file, URL path, selection and format (None: the index or OPML).
+_Job = tuple[str, str, Selection | None, Format | None]
+STAGE_BATCH = 24  # documents per task: 8 pages of a feed in 3 formats share its items' HTML
+
+
+@dataclass(frozen=True)
+class _Work:
+    """What every batch needs: what to render, and where."""
+
+    snapshot: Snapshot
+    settings: Settings
+    now: datetime
+    root: Path
+    forms: tuple[str, ...]  # "" for the document, ".gz" and ".br" for compressed copies
+
+
+_inherited: _Work | None = None  # what forked workers stage from, shared without pickling
+
+
+def _stage_all(jobs: list[_Job], work: _Work, progress: Progress | None) -> Iterator[list[_Change]]:
+    """The changes of each batch of documents, staged, in order."""
+    batches = [jobs[start : start + STAGE_BATCH] for start in range(0, len(jobs), STAGE_BATCH)]
+    done = 0
+    for batch, changes in zip(batches, _stage_batches(batches, work), strict=True):
+        yield changes
+        done += len(batch)
+        if progress is not None:
+            progress(done, len(jobs))
+
+
+def _stage_batches(batches: list[list[_Job]], work: _Work) -> Iterator[list[_Change]]:
+    """Each batch staged: in forked worker processes when there are cores and
+    enough batches for them, else here. Whatever stops the caller, no batch's
+    temporary files are left behind: those not handed over are discarded here."""
+    global _inherited
+    context = fork_context()
+    workers = worker_count()
+    if context is None or workers < 2 or len(batches) < 2 * workers:
+        yield from (_stage_batch(batch, work) for batch in batches)
+        return
+    pool = ProcessPoolExecutor(workers, mp_context=context)
+    _inherited = work
+    try:
+        futures = [pool.submit(_stage_inherited, batch) for batch in batches]
+    finally:
+        _inherited = None  # the workers are forked at the first submit
+    handed = 0
+    try:
+        for future in futures:
+            try:
+                changes = future.result()
+            except BrokenProcessPool:
+                raise ExportError(work.root, "a worker process died (out of memory?)") from None
+            handed += 1
+            yield changes
+    finally:
+        for future in futures[handed:]:
+            future.cancel()
+        for future in futures[handed:]:
+            if not future.cancelled() and future.exception() is None:
+                _discard_staged(future.result())
+        pool.shutdown()
+
+
+def _stage_inherited(batch: list[_Job]) -> list[_Change]:
+    assert _inherited is not None, "only called in a worker forked by _stage_batches"
+    return _stage_batch(batch, _inherited)
+
+
+def _stage_batch(batch: list[_Job], work: _Work) -> list[_Change]:
+    """Render each document; stage each of its forms that differs from the file."""
+    snapshot, settings, now = work.snapshot, work.settings, work.now
+    compress = len(work.forms) > 1
+    changes: list[_Change] = []
+    try:
+        for relpath, url_path, selection, fmt in batch:
+            if selection is None or fmt is None:
+                document = build_page(snapshot, url_path, settings, now, compress)
+            else:
+                document = build_feed(snapshot, selection, fmt, settings, now, compress)
+            for form in work.forms:
+                data = {"": document.body, ".gz": document.gzip, ".br": document.br}[form]
+                change = _compare(work.root, relpath + form, data)
+                if change is not None:
+                    changes.append(change)
+                    # Durable later, all at once (_make_durable), before any rename.
+                    change.temp = _write_temp(work.root / change.relpath, data, sync=False)
+    except BaseException:
+        _discard_staged(changes)
+        raise
+    return changes
+
+
+def _discard_staged(changes: list[_Change]) -> None:
+    for change in changes:
+        if change.temp is not None:
+            _discard(change.temp)
+
+
+def _compare(root: Path, relpath: str, data: bytes) -> _Change | None:
+    """None when the file already holds `data`, else the change to make."""
+    path = root / relpath
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return _Change(relpath, None)
+    except NotADirectoryError:
+        raise ExportError(path, "a parent of this path is a file, not a folder") from None
+    except OSError as error:
+        raise ExportError(path, f"cannot read: {_why(error)}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ExportError(path, "is a folder; the export needs a file there")
+    if stat.S_ISLNK(info.st_mode):
+        return _Change(relpath, None, link=os.readlink(path))  # replaced by a file
+    if not stat.S_ISREG(info.st_mode):
+        raise ExportError(path, "is not a regular file; the export needs a file there")
+    try:
+        previous = path.read_bytes()  # also what a failed export puts back
+    except OSError as error:
+        raise ExportError(path, f"cannot read: {_why(error)}") from None
+    return None if previous == data else _Change(relpath, previous)
 
 
 class _locked:
@@ -250,7 +310,6 @@ class _locked:
 @dataclass
 class _Change:
     relpath: str
-    data: bytes
     previous: bytes | None  # None: the file did not exist (or was a symlink)
     link: str | None = None  # the symlink that was there, put back on failure
     temp: Path | None = None
@@ -260,27 +319,25 @@ class _Change:
 class _Writer:
     """One export's changes to the folder, applied all or nothing."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, files: list[str]) -> None:
         self.root = root
-        self.files: set[str] = set()  # every file of this export, relative to root
+        self.files = set(files)  # every file of this export, relative to root
         self.manifest_path = root / MANIFEST_NAME
         self.created_dirs: list[Path] = []
         self.changes: list[_Change] = []
         self.old_manifest: bytes | None = None  # as the previous export left it
         self.manifest: bytes | None = None  # as it is now
 
-    def run(self, files: Iterable[tuple[str, bytes]]) -> tuple[list[str], list[str]]:
-        """Write `files` (relpath, bytes), as they come, where they differ from the
-        folder; then rename them all into place and remove the stale ones. Returns
-        the files written and the files removed."""
+    def run(self, staged: Iterable[list[_Change]]) -> tuple[list[str], list[str]]:
+        """Make the folders the files need, take the changes as they are staged,
+        then rename them all into place and remove the stale files. Returns the
+        files written and the files removed."""
         owned = self._read_manifest()
         try:
-            for relpath, data in files:  # rendered while the previous ones are staged
-                self.files.add(relpath)
-                change = self._compare(relpath, data)
-                if change is not None:
-                    self.changes.append(change)
-                    self._stage(change)
+            for folder in sorted({(self.root / relpath).parent for relpath in self.files}):
+                self._make_folders(folder)
+            for changes in staged:
+                self.changes.extend(changes)
             self.changes.sort(key=lambda change: change.relpath)
             _make_durable(self.root, [change.temp for change in self.changes if change.temp])
             if not self.files <= owned:
@@ -316,46 +373,18 @@ class _Writer:
         # Never trust a path to lead out of the folder, whoever wrote the manifest.
         return {e for e in entries if isinstance(e, str) and file_for("/" + e) == e}
 
-    def _compare(self, relpath: str, data: bytes) -> _Change | None:
-        """None when the file already holds `data`, else the change to make."""
-        path = self.root / relpath
-        try:
-            info = os.lstat(path)
-        except FileNotFoundError:
-            return _Change(relpath, data, None)
-        except NotADirectoryError:
-            raise ExportError(path, "a parent of this path is a file, not a folder") from None
-        except OSError as error:
-            raise ExportError(path, f"cannot read: {_why(error)}") from None
-        if stat.S_ISDIR(info.st_mode):
-            raise ExportError(path, "is a folder; the export needs a file there")
-        if stat.S_ISLNK(info.st_mode):
-            return _Change(relpath, data, None, link=os.readlink(path))  # replaced by a file
-        if not stat.S_ISREG(info.st_mode):
-            raise ExportError(path, "is not a regular file; the export needs a file there")
-        try:
-            previous = path.read_bytes()  # also what a failed export puts back
-        except OSError as error:
-            raise ExportError(path, f"cannot read: {_why(error)}") from None
-        return None if previous == data else _Change(relpath, data, previous)
-
     # ---- writing ----
 
-    def _stage(self, change: _Change) -> None:
-        target = self.root / change.relpath
-        self._make_parents(target)
-        change.temp = _write_temp(target, change.data, sync=False)  # _make_durable syncs
-        change.data = b""  # on disk now: an export of any size never holds all of it
-
-    def _make_parents(self, target: Path) -> None:
+    def _make_folders(self, folder: Path) -> None:
+        """`folder` and its missing parents inside the export folder; each one made
+        is removed again should the export fail."""
         missing: list[Path] = []
-        parent = target.parent
-        while parent != self.root and not parent.is_dir():
-            missing.append(parent)
-            parent = parent.parent
-        for folder in reversed(missing):
-            _call(folder, "cannot create folder", os.mkdir, folder)
-            self.created_dirs.append(folder)
+        while folder != self.root and not folder.is_dir():
+            missing.append(folder)
+            folder = folder.parent
+        for path in reversed(missing):
+            _call(path, "cannot create folder", os.mkdir, path)
+            self.created_dirs.append(path)
 
     def _write_manifest(self, owned: Iterable[str]) -> None:
         data = (json.dumps({"generator": "feeds build", "version": MANIFEST_VERSION,
