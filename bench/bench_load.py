@@ -7,10 +7,14 @@ Why each measurement is taken the way it is:
   cache, import or allocator state carries over from an earlier run. Memory per
   file is the growth of the process's resident memory (RSS) across the load,
   divided by the number of article files; peak RSS is `ru_maxrss`. Both are the
-  loading process's own: a large first load parses in a pool of worker
-  processes, whose memory is transient and not counted.
+  loading process's own: a load of 500 files or more, in a process with one
+  thread (as `feeds build` and `feeds check` run), parses in forked worker
+  processes on every core, whose memory is transient and not counted.
 - The same load again with the worker pool switched off, pinned to one core:
   against the reference below, that is a like-for-like (one core each) ratio.
+- The same load run in a second thread, as the server's first load runs beside
+  its event loop: a process with threads never forks, so it parses in-process
+  below 2,000 files and in forkserver workers above.
 - Reference: PyYAML's `CSafeLoader` alone on the same front matter (read each
   file, cut the text between the first two `---` lines, `yaml.load`), in its
   own fresh subprocess pinned to one core. No loader that reads the YAML can be
@@ -52,6 +56,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -71,6 +76,7 @@ TABLE_COLUMNS = (
     "peak RSS (MiB)",
     "RSS/file (KiB)",
     "load, 1 process (s{best})",
+    "load in a thread, as the server (s{best})",
     "CSafeLoader ref (s{best})",
     "feeds/ref",
     "1 process/ref",
@@ -134,6 +140,17 @@ def timed(function: Callable[[], Any]) -> tuple[Any, float]:
     return result, time.perf_counter() - started
 
 
+def in_a_thread(function: Callable[[], Any]) -> Any:
+    """`function()` called in a new thread while this one waits for it."""
+    results: list[Any] = []
+    thread = threading.Thread(target=lambda: results.append(function()))
+    thread.start()
+    thread.join()
+    if not results:
+        raise RuntimeError("the load failed in its thread (see above)")
+    return results[0]
+
+
 def cpu_timed(function: Callable[[], Any], repeat: int) -> tuple[Any, float]:
     """The result and the least CPU time of `repeat` calls: on a busy machine CPU time,
     unlike wall time, does not count the waits for a core."""
@@ -151,21 +168,28 @@ def without_worker_pool() -> None:
     """Make the loader parse every file in this process (for one-core runs and cProfile)."""
     import feeds.loader
 
-    if hasattr(feeds.loader, "PARALLEL_PARSE_MIN_FILES"):
-        feeds.loader.PARALLEL_PARSE_MIN_FILES = sys.maxsize
+    for limit in ("PARALLEL_PARSE_MIN_FILES", "PARALLEL_PARSE_MIN_FILES_FORKSERVER"):
+        if hasattr(feeds.loader, limit):
+            setattr(feeds.loader, limit, sys.maxsize)
 
 
 # ---- worker: feeds load, memory and change latency ----
 
 
-def measure_load(root: Path) -> tuple[Any, dict[str, Any]]:
-    """(a): the full load in this fresh process: time and resident memory."""
+def measure_load(root: Path, in_thread: bool = False) -> tuple[Any, dict[str, Any]]:
+    """(a): the full load in this fresh process: time and resident memory. With
+    `in_thread`, the load runs in a second thread, as the server's first load
+    does (beside its event loop): a process with threads cannot fork its parse
+    workers, so it parses here below PARALLEL_PARSE_MIN_FILES_FORKSERVER files."""
     from feeds.loader import ContentLoader
 
     gc.collect()
     rss_after_imports = resident_bytes()
     loader = ContentLoader(root)
-    snapshot, load_seconds = timed(loader.reload)
+    if in_thread:
+        snapshot, load_seconds = timed(lambda: in_a_thread(loader.reload))
+    else:
+        snapshot, load_seconds = timed(loader.reload)
     gc.collect()
     rss_after_load = resident_bytes()
     return loader, {
@@ -510,6 +534,7 @@ def measure_corpus(label: str, args: argparse.Namespace) -> dict[str, Any]:
         loads = [feeds["load_s"]]
         loads += [run_worker("load", target, args)["load_s"] for _ in range(args.repeat - 1)]
         one_process = [run_worker("load-1", target, args) for _ in range(args.repeat)]
+        in_thread = [run_worker("load-thread", target, args) for _ in range(args.repeat)]
         references = [run_worker("reference", root, args) for _ in range(args.repeat)]
     finally:
         shutil.rmtree(target)
@@ -520,6 +545,7 @@ def measure_corpus(label: str, args: argparse.Namespace) -> dict[str, Any]:
         **feeds,
         "load_s": min(loads),
         "load_one_process_s": min(run["load_s"] for run in one_process),
+        "load_in_thread_s": min(run["load_s"] for run in in_thread),
         "reference_s": min(run["reference_s"] for run in references),
     }
 
@@ -535,6 +561,7 @@ def table_row(label: str, row: dict[str, Any]) -> str:
         f"{row['peak_rss'] / mib:.0f}",
         f"{row['rss_per_file'] / kib:.1f}",
         f"{row['load_one_process_s']:.2f}",
+        f"{row['load_in_thread_s']:.2f}",
         f"{row['reference_s']:.2f}",
         f"{row['load_s'] / row['reference_s']:.1f}×",
         f"{row['load_one_process_s'] / row['reference_s']:.1f}×",
@@ -576,8 +603,8 @@ def run_as_worker(args: argparse.Namespace) -> None:
     if args.worker == "load-1":
         pin_to_one_core()
         without_worker_pool()
-    if args.worker in ("load", "load-1", "feeds"):
-        loader, result = measure_load(root)
+    if args.worker in ("load", "load-1", "load-thread", "feeds"):
+        loader, result = measure_load(root, in_thread=args.worker == "load-thread")
         if args.worker == "feeds":
             result.update(measure_change_latency(loader, root, args.interval, args.changes))
         print(json.dumps(result))
@@ -620,7 +647,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--top", type=int, default=25, help="functions --profile shows (25)")
     parser.add_argument(
         "--worker",
-        choices=("load", "load-1", "feeds", "reference", "profile", "stages"),
+        choices=("load", "load-1", "load-thread", "feeds", "reference", "profile", "stages"),
         help=argparse.SUPPRESS,
     )
     args = parser.parse_args(argv)

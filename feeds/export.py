@@ -14,14 +14,18 @@ Design notes:
   anything else in the folder is left alone, and a manifest entry that would
   lead out of the folder is ignored.
 - All or nothing. Every changed file is first written in full to a temporary
-  file in its own folder and fsynced; only when all of them are on disk are
-  they renamed into place (`os.replace`, atomic on POSIX), so a reader never
-  sees half a feed, and a failure while writing (disk full, no permission)
-  leaves the previous export as it was. Should a rename itself fail, the files
+  file in its own folder; only when all of them are on disk (one syncfs, or an
+  fsync each) are they renamed into place (`os.replace`, atomic on POSIX), so
+  a reader never sees half a feed, and a failure while writing (disk full, no
+  permission) leaves the previous export as it was. Should a rename itself fail, the files
   already renamed get their previous bytes back. Before the renames, the
   manifest is extended to every file that may exist afterwards, so even a
   killed export never leaves a file that a later one would not own.
 - One export at a time per folder: an exclusive `flock` on the folder itself.
+- Every core. Rendering a document, comparing it with the file there and
+  writing its temporary file happen together, in forked worker processes when
+  this process may fork (feeds/workers.py); only the renames are left to one
+  process.
 """
 
 from __future__ import annotations
