@@ -51,7 +51,7 @@ from typing import Any
 from feedgen.feed import FeedGenerator  # type: ignore[import-untyped]
 
 import feeds.feed
-from feeds.documents import build_feed
+from feeds.documents import BROTLI_QUALITY, GZIP_LEVEL, build_feed
 from feeds.feed import Feed, Format, Selection, describe
 from feeds.loader import ContentLoader
 from feeds.model import Article
@@ -290,7 +290,7 @@ def table(setup: Setup, repeat: int, content: str) -> str:
         f"Cold render of the all-feed ({len(setup.feed.items)} items) of `{content}`, "
         f"median of {repeat} repeats, ms. "
         "Cold: `sanitize_html` and `markdown_to_html` caches cleared before the run. "
-        "build_feed = describe + render + gzip 9 + brotli 9 + ETag; "
+        f"build_feed = describe + render + gzip {GZIP_LEVEL} + brotli {BROTLI_QUALITY} + ETag; "
         "ref = plain feedgen / json.dumps from the same Article fields, "
         "cold with the same HTML conversion inside the timing, warm with the HTML made beforehand.",
         "",

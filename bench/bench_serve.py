@@ -781,7 +781,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         nginx_version = subprocess.run([nginx, "-v"], capture_output=True, text=True).stderr.strip()
         load_after = os.getloadavg()
         notes = (
-            f"Feed: {items} items, {len(feed.plain):,} bytes; gzip (the service's, level 9) "
+            f"Feed: {items} items, {len(feed.plain):,} bytes; gzip (the service's own) "
             f"{len(feed.gzipped):,} bytes. {nginx_version.removeprefix('nginx version: ')} "
             f"(`sendfile`, `gzip_static`, `etag`, keep-alive, no request cap), conf: "
             f"`bench/serve/nginx.conf.tmpl`. The service idle (content watcher only) uses "
