@@ -289,7 +289,7 @@ def load_fields(front: str) -> object:
                 return None
             _resolve_tags(node)
             return loader.construct_document(node)
-        if any(key.tag == _UNRESOLVED and key.value == "<<" for key, _ in node.value):
+        if any(_maybe_merge(key) for key, _ in node.value):
             _resolve_tags(node)  # merge keys: PyYAML's flattening reads resolved tags
             loader.flatten_mapping(node)
         fields: dict[str, object] = {}
@@ -309,7 +309,8 @@ def load_fields(front: str) -> object:
 _STR, _SEQ, _MAP = "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
 _UNRESOLVED = "tag:feeds,unresolved"  # a plain scalar whose tag is not looked up yet
 _IMPLICIT = SafeLoader.yaml_implicit_resolvers  # first character -> [(tag, regexp)]
-_MERGE_OR_VALUE = frozenset({"tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"})
+_MERGE = "tag:yaml.org,2002:merge"
+_MERGE_OR_VALUE = frozenset({_MERGE, "tag:yaml.org,2002:value"})
 
 
 class _FieldsLoader(SafeLoader):  # type: ignore[valid-type,misc]
@@ -325,6 +326,11 @@ class _FieldsLoader(SafeLoader):  # type: ignore[valid-type,misc]
 
     def ascend_resolver(self) -> None:
         pass
+
+
+def _maybe_merge(key: yaml.Node) -> bool:
+    """Whether a key is `<<` (plain, or tagged `!!merge`)."""
+    return key.tag == _MERGE or (key.tag == _UNRESOLVED and key.value == "<<")
 
 
 def _implicit_tag(value: str) -> str:

@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+import yaml
 
 from feeds.model import Article, Severity
 from feeds.parse import MAX_RELATED, MAX_TITLE_CHARS, canonical_url, parse_file, split_front_matter
@@ -210,6 +211,45 @@ def test_overlong_title_is_cut_with_a_warning():
     assert len(result.article.title) <= MAX_TITLE_CHARS
     assert result.article.title.endswith("…")
     assert [p.field for p in result.problems] == ["title"]
+
+
+# YAML written in the less common ways an author may use: the parser builds only
+# the fields an article uses, and resolves their tags itself; each must come out
+# as PyYAML's safe loader reads the same text.
+YAML_SHAPES = {
+    "merge key": "defaults: &d {title: From defaults, excerpt: Shared}\n<<: *d\n",
+    "tagged merge key": "!!merge <<: {title: Tagged merge}\n",
+    "merge inside an image": (
+        "base: &b {width: 640}\nimages: [{<<: *b, url: 'https://x.example/a.png', height: 480}]\n"
+    ),
+    "quoted and plain scalars": (
+        "title: 'yes'\nexcerpt: no\nlength: 1_000\ntopics: [on, '0x1f', 0x1f, ~, .inf]\n"
+    ),
+    "explicit tags": "title: !!str 2024\nexcerpt: ! 123\nlength: !!int '42'\n",
+    "timestamp and date": (
+        "title: T\npublishedDateTime: 2024-02-03 04:05:06+01:00\nmodifiedDateTime: 2024-02-03\n"
+    ),
+    "anchors across fields": (
+        "title: &t Same words\nexcerpt: *t\ntopics: &l [A, B]\n"
+        "related: [{title: *t, webUrl: 'https://r.example/1', topics: *l}]\n"
+    ),
+    "recursive alias": "title: R\nprovider: &p {name: P, self: *p}\n",
+}
+
+
+@pytest.mark.parametrize("text", YAML_SHAPES.values(), ids=YAML_SHAPES.keys())
+def test_article_fields_read_as_pyyaml_reads_them(text):
+    from feeds.parse import ARTICLE_FIELDS, load_fields
+
+    expected = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+    fields = load_fields(text)
+    assert repr(fields) == repr({k: v for k, v in expected.items() if k in ARTICLE_FIELDS})
+    assert fields  # every shape gives the article something
+
+
+def test_merge_keys_give_an_article_its_fields():
+    article = article_of("2024-01-01-a.md", front(YAML_SHAPES["merge key"]))
+    assert (article.title, article.summary) == ("From defaults", "Shared")
 
 
 def test_front_matter_that_is_not_a_mapping():
