@@ -27,6 +27,7 @@ import pytest
 from conftest import CORPUS, write_article
 from starlette.testclient import TestClient
 
+import feeds.export as export_module
 from feeds.app import create_app
 from feeds.cli import main
 from feeds.documents import published_paths
@@ -359,6 +360,46 @@ def test_failed_first_export_leaves_nothing(
     with pytest.raises(ExportError, match="No space left on device"):
         run_export(settings_for(content), out, gzip=True)
     assert list(out.iterdir()) == []  # no file, no folder, no manifest
+
+
+@pytest.mark.parametrize("syncfs", [True, False], ids=["syncfs", "fsync each"])
+def test_every_file_is_on_disk_before_it_is_renamed_into_place(
+    content: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, syncfs: bool
+) -> None:
+    """A crash after a rename must never leave a file without its bytes: each
+    temporary file is synced (one syncfs of the file system, or an fsync of the
+    file where syncfs is missing) before any file is renamed into place."""
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace, real_syncfs = os.fsync, os.replace, export_module._syncfs
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(source: object, target: object) -> None:
+        events.append(("replace", str(source)))
+        real_replace(source, target)  # type: ignore[arg-type]
+
+    def syncfs_call(folder: Path) -> bool:
+        events.append(("syncfs", str(folder)))
+        return real_syncfs(folder) if syncfs else False
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(export_module, "_syncfs", syncfs_call)
+    result = run_export(settings_for(content), tmp_path / "out", gzip=True)
+
+    renames = [(i, path) for i, (event, path) in enumerate(events) if event == "replace"]
+    documents = [(i, path) for i, path in renames
+                 if not Path(path).name.startswith("." + MANIFEST_NAME)]  # fmt: skip
+    assert len(documents) == len(result.written) > 0
+    before_first_rename = events[: documents[0][0]]
+    fsynced = {path for event, path in before_first_rename if event == "fsync"}
+    if syncfs:
+        assert any(event == "syncfs" for event, _ in before_first_rename)
+        assert not fsynced & {path for _, path in documents}  # one syncfs, not an fsync each
+    else:
+        assert {path for _, path in documents} <= fsynced
 
 
 def test_files_are_owned_before_they_exist(
