@@ -54,7 +54,8 @@ class CoalescingTransport:
 
     def _flush(self) -> None:
         pending, self._pending = self._pending, None
-        if pending:
+        # A connection lost meanwhile takes nothing more (uvloop would raise).
+        if pending and not self._transport.is_closing():
             self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
 
     def close(self) -> None:
