@@ -29,6 +29,7 @@ from feeds.model import Problem, Severity
 from feeds.parse import MAX_FILE_BYTES, canonical_url
 from feeds.snapshot import Snapshot
 from feeds.taxonomy import load_taxonomy
+from feeds.workers import cgroup_cpu_limit, worker_count
 
 
 def urn(url: str) -> str:
@@ -848,7 +849,7 @@ def test_a_load_on_every_core_gives_the_snapshot_one_process_gives(
 ):
     """The corpus parsed in worker processes (forked from a process with one thread,
     or from a forkserver) and in this process: the same articles, the same problems."""
-    if (os.cpu_count() or 1) < 2:
+    if worker_count() < 2:
         pytest.skip("one core: the loader never starts worker processes")
     namespace: dict[str, object] = {}
     exec(_SNAPSHOT_DIGEST, namespace)  # noqa: S102 - the test's own code
@@ -876,6 +877,30 @@ def test_a_load_on_every_core_gives_the_snapshot_one_process_gives(
     digest, start_method = result.stdout.split()
     assert start_method == expected_start
     assert digest == in_process
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "limit"),
+    [("200000 100000\n", 2), ("150000 100000\n", 2), ("50000 100000\n", 1),
+     ("max 100000\n", None), ("garbage\n", None), ("0 100000\n", None), (None, None)],
+)  # fmt: skip
+def test_a_container_cpu_quota_caps_the_worker_processes(tmp_path, cpu_max, limit):
+    """A pod limited to N CPUs gets at most N parse or export workers, however many
+    cores its node has (cgroup v2 cpu.max)."""
+    path = tmp_path / "cpu.max"
+    if cpu_max is not None:
+        path.write_text(cpu_max)
+    assert cgroup_cpu_limit(path) == limit
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity here")
+def test_a_process_pinned_to_one_core_starts_no_workers():
+    code = "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+    code += "from feeds.workers import worker_count; print(worker_count())"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "1"
 
 
 def _git_sync(link: Path, target: Path) -> None:
