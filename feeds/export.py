@@ -35,12 +35,13 @@ import ctypes
 import errno
 import fcntl
 import json
+import logging
 import os
 import secrets
 import stat
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
@@ -53,6 +54,8 @@ from feeds.feed import Format, Selection
 from feeds.settings import Settings
 from feeds.snapshot import Snapshot
 from feeds.workers import fork_context, worker_count
+
+log = logging.getLogger("feeds.export")
 
 MANIFEST_NAME = ".feeds-manifest.json"
 MANIFEST_VERSION = 1
@@ -203,10 +206,17 @@ def _stage_batches(batches: list[list[_Job]], work: _Work) -> Iterator[list[_Cha
     if context is None or workers < 2 or len(batches) < 2 * workers:
         yield from (_stage_batch(batch, work) for batch in batches)
         return
+    futures: list[Future[list[_Change]]] = []
     pool = ProcessPoolExecutor(workers, mp_context=context)
     _inherited = work
     try:
-        futures = [pool.submit(_stage_inherited, batch) for batch in batches]
+        for batch in batches:
+            futures.append(pool.submit(_stage_inherited, batch))
+    except OSError as error:  # no process to be had (a process limit, no /dev/shm)
+        log.warning("rendering in one process: %s", error)
+        _stop_workers(pool, futures)
+        yield from (_stage_batch(batch, work) for batch in batches)
+        return
     finally:
         _inherited = None  # the workers are forked at the first submit
     handed = 0
@@ -219,12 +229,18 @@ def _stage_batches(batches: list[list[_Job]], work: _Work) -> Iterator[list[_Cha
             handed += 1
             yield changes
     finally:
-        for future in futures[handed:]:
-            future.cancel()
-        for future in futures[handed:]:
-            if not future.cancelled() and future.exception() is None:
-                _discard_staged(future.result())
-        pool.shutdown()
+        _stop_workers(pool, futures[handed:])
+
+
+def _stop_workers(pool: ProcessPoolExecutor, pending: list[Future[list[_Change]]]) -> None:
+    """Stop `pool`; the files staged by the batches in `pending` that ran anyway
+    are discarded."""
+    for future in pending:
+        future.cancel()
+    for future in pending:
+        if not future.cancelled() and future.exception() is None:
+            _discard_staged(future.result())
+    pool.shutdown()
 
 
 def _stage_inherited(batch: list[_Job]) -> list[_Change]:

@@ -18,6 +18,7 @@ import sys
 import termios
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -400,6 +401,45 @@ def test_every_file_is_on_disk_before_it_is_renamed_into_place(
         assert not fsynced & {path for _, path in documents}  # one syncfs, not an fsync each
     else:
         assert {path for _, path in documents} <= fsynced
+
+
+@pytest.mark.skipif(not (CORPUS / "powerapps").is_dir(), reason="../shared/corpus not present")
+def test_no_worker_processes_to_be_had_renders_in_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When worker processes cannot be started after some already ran (a process
+    limit reached midway), the export renders in its own process instead: the
+    same files, and nothing left from the batches the workers had staged."""
+    settings = settings_for(CORPUS / "powerapps")
+    snapshot = load(settings)
+    expected = tree_of_export(snapshot, settings, tmp_path / "expected")
+
+    class PoolThatRunsOut:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            self.started = 0
+
+        def submit(self, function: Callable[..., object], *args: object) -> Future[object]:
+            self.started += 1
+            if self.started > 2:
+                raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+            future: Future[object] = Future()
+            future.set_result(function(*args))  # stages its batch, as a worker would
+            return future
+
+        def shutdown(self) -> None:
+            pass
+
+    monkeypatch.setattr(export_module, "fork_context", lambda: object())
+    monkeypatch.setattr(export_module, "worker_count", lambda: 2)
+    monkeypatch.setattr(export_module, "ProcessPoolExecutor", PoolThatRunsOut)
+    out = tmp_path / "out"
+    export(snapshot, settings, out, NOW)
+    assert tree(out) == expected
+
+
+def tree_of_export(snapshot: Snapshot, settings: Settings, out: Path) -> dict[str, bytes]:
+    export(snapshot, settings, out, NOW)
+    return tree(out)
 
 
 def test_files_are_owned_before_they_exist(
