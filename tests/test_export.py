@@ -19,6 +19,7 @@ import termios
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -435,6 +436,42 @@ def test_no_worker_processes_to_be_had_renders_in_one_process(
     out = tmp_path / "out"
     export(snapshot, settings, out, NOW)
     assert tree(out) == expected
+
+
+@pytest.mark.skipif(not (CORPUS / "powerapps").is_dir(), reason="../shared/corpus not present")
+def test_a_worker_killed_midway_fails_the_export_and_leaves_the_previous_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker process killed (the out-of-memory killer) while others have staged
+    their batches: the export fails with a clear reason, and the folder is the
+    previous export byte for byte, without a temporary file."""
+    settings = settings_for(CORPUS / "powerapps")
+    out = tmp_path / "out"
+    before = tree_of_export(load(settings), settings, out)
+    changed = settings.with_changes(base_url="https://elsewhere.example")  # every file changes
+
+    class PoolWithAWorkerKilled:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            self.started = 0
+
+        def submit(self, function: Callable[..., object], *args: object) -> Future[object]:
+            self.started += 1
+            future: Future[object] = Future()
+            if self.started == 3:
+                future.set_exception(BrokenProcessPool("a child process terminated abruptly"))
+            else:
+                future.set_result(function(*args))  # stages its batch, as a worker would
+            return future
+
+        def shutdown(self) -> None:
+            pass
+
+    monkeypatch.setattr(export_module, "fork_context", lambda: object())
+    monkeypatch.setattr(export_module, "worker_count", lambda: 2)
+    monkeypatch.setattr(export_module, "ProcessPoolExecutor", PoolWithAWorkerKilled)
+    with pytest.raises(ExportError, match="a worker process died"):
+        export(load(changed), changed, out, NOW)
+    assert tree(out) == before
 
 
 def tree_of_export(snapshot: Snapshot, settings: Settings, out: Path) -> dict[str, bytes]:
