@@ -9,7 +9,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,6 +33,7 @@ OPML_TYPE = "text/x-opml; charset=utf-8"
 # gzip 6 1.8 ms for 2% more bytes.
 GZIP_LEVEL = 6
 BROTLI_QUALITY = 5
+CODINGS = ("gzip", "br")  # the compressed forms the server keeps of every document
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +58,11 @@ class Document:
         media_type: str,
         last_modified: datetime | None,
         rendered_in: float = 0.0,
-        compress: bool = True,
+        codings: Collection[str] = CODINGS,
         **headers: Any,
     ) -> Document:
-        """The document with its ETag, and (with `compress`) its gzip and brotli
-        forms; an export that writes no compressed copies skips half the work."""
+        """The document with its ETag and the compressed forms in `codings`
+        ("gzip", "br"): an export writes only those it was asked for."""
         digest = hashlib.blake2b(body, digest_size=12).hexdigest()
         return cls(
             body=body,
@@ -70,8 +71,8 @@ class Document:
             **headers,
             etag=f'"{digest}"',
             # mtime=0: the same bytes every time, on every replica
-            gzip=gzip.compress(body, GZIP_LEVEL, mtime=0) if compress else b"",
-            br=brotli.compress(body, quality=BROTLI_QUALITY) if compress else b"",
+            gzip=gzip.compress(body, GZIP_LEVEL, mtime=0) if "gzip" in codings else b"",
+            br=brotli.compress(body, quality=BROTLI_QUALITY) if "br" in codings else b"",
             rendered_in=rendered_in,
         )
 
@@ -82,7 +83,7 @@ def build_feed(
     fmt: Format,
     settings: Settings,
     now: datetime,
-    compress: bool = True,
+    codings: Collection[str] = CODINGS,
 ) -> Document:
     """A feed document; raises UnknownFeed for an unknown topic or provider."""
     started = time.perf_counter()
@@ -94,7 +95,7 @@ def build_feed(
         fmt.media_type,
         feed.updated,
         time.perf_counter() - started,
-        compress,
+        codings,
         max_age=feed.max_age,
         immutable=feed.is_archive,
         link=link,
@@ -102,7 +103,11 @@ def build_feed(
 
 
 def build_page(
-    snapshot: Snapshot, path: str, settings: Settings, now: datetime, compress: bool = True
+    snapshot: Snapshot,
+    path: str,
+    settings: Settings,
+    now: datetime,
+    codings: Collection[str] = CODINGS,
 ) -> Document:
     """The index page or the OPML file."""
     started = time.perf_counter()
@@ -117,7 +122,7 @@ def build_page(
         media_type,
         last_modified,
         time.perf_counter() - started,
-        compress,
+        codings,
         max_age=settings.max_age,
     )
 

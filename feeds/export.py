@@ -251,14 +251,14 @@ def _stage_inherited(batch: list[_Job]) -> list[_Change]:
 def _stage_batch(batch: list[_Job], work: _Work) -> list[_Change]:
     """Render each document; stage each of its forms that differs from the file."""
     snapshot, settings, now = work.snapshot, work.settings, work.now
-    compress = len(work.forms) > 1
+    codings = [{".gz": "gzip", ".br": "br"}[form] for form in work.forms if form]
     changes: list[_Change] = []
     try:
         for relpath, url_path, selection, fmt in batch:
             if selection is None or fmt is None:
-                document = build_page(snapshot, url_path, settings, now, compress)
+                document = build_page(snapshot, url_path, settings, now, codings)
             else:
-                document = build_feed(snapshot, selection, fmt, settings, now, compress)
+                document = build_feed(snapshot, selection, fmt, settings, now, codings)
             for form in work.forms:
                 data = {"": document.body, ".gz": document.gzip, ".br": document.br}[form]
                 change = _compare(work.root, relpath + form, data)
