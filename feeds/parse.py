@@ -333,11 +333,16 @@ def _maybe_merge(key: yaml.Node) -> bool:
     return key.tag == _MERGE or (key.tag == _UNRESOLVED and key.value == "<<")
 
 
-def _implicit_tag(value: str) -> str:
-    for tag, regexp in _IMPLICIT.get(value[:1], ()):
-        if regexp.match(value):
-            return tag  # type: ignore[no-any-return]
-    return _STR
+def _tag(node: yaml.ScalarNode) -> str:
+    """A scalar's tag, looked up now if it was put off, with the table PyYAML uses."""
+    if node.tag == _UNRESOLVED:
+        value = node.value
+        node.tag = _STR
+        for tag, regexp in _IMPLICIT.get(value[:1], ()):
+            if regexp.match(value):
+                node.tag = tag
+                break
+    return node.tag  # type: ignore[no-any-return]
 
 
 def _resolve_tags(root: yaml.Node) -> None:
@@ -349,8 +354,7 @@ def _resolve_tags(root: yaml.Node) -> None:
             continue
         seen.add(id(node))
         if isinstance(node, yaml.ScalarNode):
-            if node.tag == _UNRESOLVED:
-                node.tag = _implicit_tag(node.value)
+            _tag(node)
         elif isinstance(node, yaml.MappingNode):
             for pair in node.value:
                 stack.extend(pair)
@@ -366,7 +370,6 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, built: dict[int, object]) -
     known = built.get(id(node), built)
     if known is not built:
         return known
-    value: object
     if type(node) is yaml.SequenceNode and node.tag == _SEQ:
         items: list[object] = []
         built[id(node)] = items  # before the items: a list may hold itself
@@ -380,27 +383,20 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, built: dict[int, object]) -
         return mapping
     # Other tags, merge keys, keys that are lists or mappings: PyYAML's own way.
     _resolve_tags(node)
-    value = built[id(node)] = loader.construct_object(node, deep=True)
+    value: object = loader.construct_object(node, deep=True)
+    built[id(node)] = value
     return value
 
 
 def _scalar(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> object:
-    tag = node.tag
-    if tag == _UNRESOLVED:
-        value = node.value
-        tag = node.tag = _implicit_tag(value) if value[:1] in _IMPLICIT else _STR
-    return node.value if tag == _STR else loader.construct_object(node)
+    return node.value if _tag(node) == _STR else loader.construct_object(node)
 
 
 def _plain_keys(node: yaml.MappingNode) -> bool:
     """Whether every key is a scalar that is neither `<<` nor `=` (those change
     the mapping itself)."""
     for key_node, _ in node.value:
-        if type(key_node) is not yaml.ScalarNode:
-            return False
-        if key_node.tag == _UNRESOLVED:
-            key_node.tag = _implicit_tag(key_node.value)
-        if key_node.tag in _MERGE_OR_VALUE:
+        if type(key_node) is not yaml.ScalarNode or _tag(key_node) in _MERGE_OR_VALUE:
             return False
     return True
 

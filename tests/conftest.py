@@ -190,54 +190,55 @@ class FeedsServer:
         return self.stderr_path.read_text(encoding="utf-8", errors="replace")
 
 
-@pytest.fixture
-def feeds_server(tmp_path: Path) -> Iterator[Callable[..., FeedsServer]]:
-    """Start `python -m feeds.cli serve --content DIR --port FREE *options` and wait
-    until /readyz says 200; killed at teardown if a test did not stop it."""
-    servers: list[FeedsServer] = []
+def start_feeds_server(
+    content: Path, logs: Path, *options: str, ready_within: float = 30.0
+) -> FeedsServer:
+    """`python -m feeds.cli serve --content DIR --port FREE *options`, its output in
+    the folder `logs`, once /readyz says 200; the caller stops it. No FEEDS_*
+    variable nor proxy setting of this environment reaches it."""
     env = {
         name: value
         for name, value in os.environ.items()
         if not name.startswith("FEEDS_") and name.lower() not in _PROXY_VARIABLES
     }
+    logs.mkdir(parents=True, exist_ok=True)
+    for attempt in range(3):  # another process may take the free port first
+        port = free_port()
+        out, err = logs / f"server-{port}.out", logs / f"server-{port}.err"
+        command = [sys.executable, "-m", "feeds.cli", "serve", "--content", str(content),
+                   "--host", "127.0.0.1", "--port", str(port), *options]  # fmt: skip
+        with open(out, "wb") as stdout, open(err, "wb") as stderr:
+            process = subprocess.Popen(
+                command, stdout=stdout, stderr=stderr, env=env, cwd=PROJECT, start_new_session=True
+            )
+        server = FeedsServer(process, f"http://127.0.0.1:{port}", out, err, [])
+        deadline = time.monotonic() + ready_within
+        while process.poll() is None and time.monotonic() < deadline:
+            try:
+                if server.request("GET", "/readyz").status_code == 200:
+                    return server
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        server.kill()
+        if "address already in use" in server.stderr().lower() and attempt < 2:
+            continue
+        log = server.stderr()[-3000:]
+        raise AssertionError(f"feeds serve not ready in {ready_within}s:\n{log}")
+    raise AssertionError("unreachable")
+
+
+@pytest.fixture
+def feeds_server(tmp_path: Path) -> Iterator[Callable[..., FeedsServer]]:
+    """Start `feeds serve` over a folder (start_feeds_server); killed at teardown
+    if a test did not stop it."""
+    servers: list[FeedsServer] = []
 
     def start(content: Path, *options: str, ready_within: float = 30.0) -> FeedsServer:
-        for attempt in range(3):  # another process may take the free port first
-            port = free_port()
-            logs = tmp_path / f"server-{len(servers)}-{attempt}"
-            command = [
-                sys.executable,
-                "-m",
-                "feeds.cli",
-                "serve",
-                "--content",
-                str(content),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                *options,
-            ]
-            with open(f"{logs}.out", "wb") as out, open(f"{logs}.err", "wb") as err:
-                process = subprocess.Popen(
-                    command, stdout=out, stderr=err, env=env, cwd=PROJECT, start_new_session=True
-                )
-            server = FeedsServer(
-                process, f"http://127.0.0.1:{port}", Path(f"{logs}.out"), Path(f"{logs}.err"), []
-            )
-            servers.append(server)
-            deadline = time.monotonic() + ready_within
-            while process.poll() is None and time.monotonic() < deadline:
-                try:
-                    if server.request("GET", "/readyz").status_code == 200:
-                        return server
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.05)
-            if process.poll() is not None and "address already in use" in server.stderr().lower():
-                continue
-            raise AssertionError(f"feeds serve not ready in {ready_within}s:\n{server.stderr()}")
-        raise AssertionError("no free port after 3 attempts")
+        logs = tmp_path / f"server-{len(servers)}"
+        server = start_feeds_server(content, logs, *options, ready_within=ready_within)
+        servers.append(server)
+        return server
 
     yield start
     for server in servers:

@@ -248,15 +248,16 @@ def field_cases() -> Iterator[Case]:
             )
 
 
-def _alias_bomb(levels: int = 10) -> tuple[str, str]:
-    """The billion laughs: 9**levels strings if ever expanded."""
+def alias_bomb(levels: int = 10) -> tuple[str, str]:
+    """The billion laughs: 9**levels strings if ever expanded. Returns the YAML
+    lines and the name of the top anchor."""
     lines = ["a0: &a0 [" + ", ".join(["lol"] * 9) + "]"]
     for i in range(1, levels):
         lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
     return "\n".join(lines) + "\n", f"a{levels - 1}"
 
 
-BOMB, BOMB_TOP = _alias_bomb()
+BOMB, BOMB_TOP = alias_bomb()
 
 GOOD_FRONT = "publishedDateTime: 2024-02-02T00:00:00Z\n"
 
@@ -619,45 +620,9 @@ def build_hostile_folder(root: Path, outside: Path, good: int = 24) -> list[Case
 def launch(content: Path, logs: Path, *options: str, ready_within: float = 60.0) -> Any:
     """A `feeds serve` subprocess on a free loopback port, ready (/readyz 200).
     Returns conftest's FeedsServer; the caller stops it."""
-    import subprocess
-    import sys
-    import time
+    from conftest import start_feeds_server
 
-    import httpx
-    from conftest import _PROXY_VARIABLES, PROJECT, FeedsServer, free_port
-
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("FEEDS_") and name.lower() not in _PROXY_VARIABLES
-    }
-    logs.mkdir(parents=True, exist_ok=True)
-    for attempt in range(3):
-        port = free_port()
-        out, err = logs / f"server-{port}.out", logs / f"server-{port}.err"
-        command = [sys.executable, "-m", "feeds.cli", "serve", "--content", str(content),
-                   "--host", "127.0.0.1", "--port", str(port), *options]  # fmt: skip
-        with open(out, "wb") as stdout, open(err, "wb") as stderr:
-            process = subprocess.Popen(
-                command, stdout=stdout, stderr=stderr, env=env, cwd=PROJECT, start_new_session=True
-            )
-        server = FeedsServer(process, f"http://127.0.0.1:{port}", out, err, [])
-        deadline = time.monotonic() + ready_within
-        while process.poll() is None and time.monotonic() < deadline:
-            try:
-                if server.request("GET", "/readyz").status_code == 200:
-                    return server
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if "address already in use" in server.stderr().lower() and attempt < 2:
-            continue
-        log = server.stderr()[-3000:]
-        raise AssertionError(f"feeds serve not ready in {ready_within}s:\n{log}")
-    raise AssertionError("unreachable")
+    return start_feeds_server(content, logs, *options, ready_within=ready_within)
 
 
 def rss_kib(pid: int, key: str = "VmHWM") -> int:

@@ -404,6 +404,35 @@ def test_every_file_is_on_disk_before_it_is_renamed_into_place(
         assert {path for _, path in documents} <= fsynced
 
 
+def workers_in_this_process(monkeypatch: pytest.MonkeyPatch, third_batch: BaseException) -> None:
+    """Make the export believe it forked two workers: a stand-in pool runs each
+    batch here, as a worker would (staging its files), and fails the third:
+    an OSError raised at its start (no process to be had), or any other exception
+    as the batch's result (a worker that died)."""
+
+    class Pool:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            self.started = 0
+
+        def submit(self, function: Callable[..., object], *args: object) -> Future[object]:
+            self.started += 1
+            future: Future[object] = Future()
+            if self.started != 3:
+                future.set_result(function(*args))
+            elif isinstance(third_batch, OSError):
+                raise third_batch
+            else:
+                future.set_exception(third_batch)
+            return future
+
+        def shutdown(self) -> None:
+            pass
+
+    monkeypatch.setattr(export_module, "fork_context", lambda: object())
+    monkeypatch.setattr(export_module, "worker_count", lambda: 2)
+    monkeypatch.setattr(export_module, "ProcessPoolExecutor", Pool)
+
+
 @pytest.mark.skipif(not (CORPUS / "powerapps").is_dir(), reason="../shared/corpus not present")
 def test_no_worker_processes_to_be_had_renders_in_one_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -414,25 +443,7 @@ def test_no_worker_processes_to_be_had_renders_in_one_process(
     settings = settings_for(CORPUS / "powerapps")
     snapshot = load(settings)
     expected = tree_of_export(snapshot, settings, tmp_path / "expected")
-
-    class PoolThatRunsOut:
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            self.started = 0
-
-        def submit(self, function: Callable[..., object], *args: object) -> Future[object]:
-            self.started += 1
-            if self.started > 2:
-                raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
-            future: Future[object] = Future()
-            future.set_result(function(*args))  # stages its batch, as a worker would
-            return future
-
-        def shutdown(self) -> None:
-            pass
-
-    monkeypatch.setattr(export_module, "fork_context", lambda: object())
-    monkeypatch.setattr(export_module, "worker_count", lambda: 2)
-    monkeypatch.setattr(export_module, "ProcessPoolExecutor", PoolThatRunsOut)
+    workers_in_this_process(monkeypatch, OSError(errno.EAGAIN, "Resource temporarily unavailable"))
     out = tmp_path / "out"
     export(snapshot, settings, out, NOW)
     assert tree(out) == expected
@@ -449,26 +460,7 @@ def test_a_worker_killed_midway_fails_the_export_and_leaves_the_previous_one(
     out = tmp_path / "out"
     before = tree_of_export(load(settings), settings, out)
     changed = settings.with_changes(base_url="https://elsewhere.example")  # every file changes
-
-    class PoolWithAWorkerKilled:
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            self.started = 0
-
-        def submit(self, function: Callable[..., object], *args: object) -> Future[object]:
-            self.started += 1
-            future: Future[object] = Future()
-            if self.started == 3:
-                future.set_exception(BrokenProcessPool("a child process terminated abruptly"))
-            else:
-                future.set_result(function(*args))  # stages its batch, as a worker would
-            return future
-
-        def shutdown(self) -> None:
-            pass
-
-    monkeypatch.setattr(export_module, "fork_context", lambda: object())
-    monkeypatch.setattr(export_module, "worker_count", lambda: 2)
-    monkeypatch.setattr(export_module, "ProcessPoolExecutor", PoolWithAWorkerKilled)
+    workers_in_this_process(monkeypatch, BrokenProcessPool("a child process terminated abruptly"))
     with pytest.raises(ExportError, match="a worker process died"):
         export(load(changed), changed, out, NOW)
     assert tree(out) == before

@@ -6,6 +6,7 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import functools
+import hashlib
 import io
 import os
 import re
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CORPUS, expected_corpus, story_key, write_article
+from hostile import BOMB, BOMB_TOP, alias_bomb  # BOMB: 9**10 strings if ever expanded
 
 from feeds.errors import ContentError
 from feeds.loader import ContentLoader
@@ -554,17 +556,6 @@ def test_site_relative_images_without_any_site_url_are_dropped(content, loaders)
 # ======================================================================
 
 
-def _alias_bomb(levels: int) -> tuple[str, str]:
-    names = "abcdefghij"
-    lines = [f"{names[0]}: &{names[0]} [" + ", ".join(["lol"] * 9) + "]"]
-    for i in range(1, levels):
-        lines.append(f"{names[i]}: &{names[i]} [" + ", ".join([f"*{names[i - 1]}"] * 9) + "]")
-    return "\n".join(lines) + "\n", names[levels - 1]
-
-
-BOMB, BOMB_TOP = _alias_bomb(10)  # the billion laughs: 9**10 strings if ever expanded
-
-
 def _symlink_outside(content: Path) -> str:
     outside = content.parent / "outside.md"
     outside.write_text("---\ntitle: Outside\npublishedDateTime: 2024-01-01\n---\n")
@@ -770,7 +761,7 @@ def test_symlinked_file_inside_the_folder_is_followed(content, loaders):
     ],
 )
 def test_alias_bomb_in_a_taxonomy_file_is_not_expanded(content, relpath, usage):
-    bomb, top = _alias_bomb(4)  # 9**4 strings: over 256 kB once expanded and slugified
+    bomb, top = alias_bomb(4)  # 9**4 strings: over 256 kB once expanded and slugified
     text = usage.format(top=top)
     text = (
         text.replace("---\n", "---\n" + bomb, 1) + "---\n"
@@ -816,63 +807,52 @@ def test_unchanged_files_are_never_parsed_twice(content, loaders):
     assert loader.stats.files_parsed == 5
 
 
-# What a snapshot holds, as one digest: every article field and every problem.
-_SNAPSHOT_DIGEST = """
-import hashlib, sys
-import feeds.loader
-from feeds.loader import ContentLoader
-
-def digest(snapshot):
+def snapshot_digest(snapshot: Snapshot) -> str:
+    """What a snapshot holds, as one digest: every article field and every problem."""
     return hashlib.sha256(repr((snapshot.articles, snapshot.problems)).encode()).hexdigest()
-"""
-_LOAD_IN_PROCESSES = (
-    _SNAPSHOT_DIGEST
-    + """
-feeds.loader.PARALLEL_PARSE_MIN_FILES = int(sys.argv[2])
-used = []
+
+
+# Loads a folder in a fresh process, as `feeds build` does (one thread) or beside
+# another thread (as the server does), and says how its parse workers started.
+_LOAD_IN_PROCESSES = """
+import sys, threading
+import feeds.loader
+from test_loader import snapshot_digest
+
+started = []
 choose = feeds.loader._pool_context
-feeds.loader._pool_context = lambda files: used.append(choose(files)) or used[-1]
+feeds.loader._pool_context = lambda files: started.append(choose(files)) or started[-1]
 if __name__ == "__main__":  # forkserver children import this module again
-    snapshot = ContentLoader(sys.argv[1]).reload()
-    print(digest(snapshot), used[0].get_start_method() if used[0] else "none")
+    folder, threads = sys.argv[1:]
+    if threads == "two":  # with a second thread, no fork: a forkserver even for a few files
+        feeds.loader.PARALLEL_PARSE_MIN_FILES_FORKSERVER = 1
+        threading.Thread(target=threading.Event().wait, daemon=True).start()
+    snapshot = feeds.loader.ContentLoader(folder).reload()
+    print(snapshot_digest(snapshot), started[0].get_start_method() if started[0] else "none")
 """
-)
 
 
-@pytest.mark.parametrize(
-    ("fork_from", "expected_start"),
-    [(1, "fork"), (10**9, "forkserver")],
-    ids=["fork", "forkserver"],
-)
+@pytest.mark.parametrize(("threads", "expected_start"), [("one", "fork"), ("two", "forkserver")])
 def test_a_load_on_every_core_gives_the_snapshot_one_process_gives(
-    tmp_path, monkeypatch, fork_from, expected_start
+    tmp_path, monkeypatch, threads, expected_start
 ):
     """The corpus parsed in worker processes (forked from a process with one thread,
     or from a forkserver) and in this process: the same articles, the same problems."""
     if worker_count() < 2:
         pytest.skip("one core: the loader never starts worker processes")
-    namespace: dict[str, object] = {}
-    exec(_SNAPSHOT_DIGEST, namespace)  # noqa: S102 - the test's own code
     monkeypatch.setattr("feeds.loader.PARALLEL_PARSE_MIN_FILES", 10**9)
     monkeypatch.setattr("feeds.loader.PARALLEL_PARSE_MIN_FILES_FORKSERVER", 10**9)
-    in_process = namespace["digest"](ContentLoader(CORPUS / "powerapps").reload())  # type: ignore[operator]
+    in_process = snapshot_digest(ContentLoader(CORPUS / "powerapps").reload())
 
     script = tmp_path / "load_in_processes.py"
     script.write_text(_LOAD_IN_PROCESSES)
-    if expected_start == "forkserver":  # a thread besides the main one rules out a fork
-        script.write_text(
-            _LOAD_IN_PROCESSES.replace(
-                "if __name__",
-                "import threading\nfeeds.loader.PARALLEL_PARSE_MIN_FILES_FORKSERVER = 1\n"
-                "threading.Thread(target=threading.Event().wait, daemon=True).start()\nif __name__",
-            )
-        )
     result = subprocess.run(
-        [sys.executable, str(script), str(CORPUS / "powerapps"), str(fork_from)],
+        [sys.executable, str(script), str(CORPUS / "powerapps"), threads],
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parent)},
     )
     digest, start_method = result.stdout.split()
     assert start_method == expected_start

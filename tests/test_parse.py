@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 import yaml
+from hostile import alias_bomb
 
 from feeds.model import Article, Severity
 from feeds.parse import MAX_RELATED, MAX_TITLE_CHARS, canonical_url, parse_file, split_front_matter
@@ -402,16 +403,8 @@ def test_html_body_is_sanitized_and_markdown_body_rendered():
 # ---- YAML alias bomb: must not blow up anywhere a field is read ----
 
 
-def _alias_bomb(levels: int) -> tuple[str, str]:
-    names = "abcdefghij"
-    lines = [f"{names[0]}: &{names[0]} [" + ", ".join(["lol"] * 9) + "]"]
-    for i in range(1, levels):
-        lines.append(f"{names[i]}: &{names[i]} [" + ", ".join([f"*{names[i - 1]}"] * 9) + "]")
-    return "\n".join(lines) + "\n", names[levels - 1]
-
-
 def test_billion_laughs_in_an_unused_field_loads_the_article():
-    bomb, top = _alias_bomb(10)  # 9**10 strings if ever expanded
+    bomb, top = alias_bomb(10)  # 9**10 strings if ever expanded
     article = article_of("2024-01-01-a.md", front(f"title: T\n{bomb}unused: *{top}\n"))
     assert article.title == "T"
 
@@ -442,7 +435,7 @@ def test_billion_laughs_in_an_unused_field_loads_the_article():
     ],
 )
 def test_alias_bomb_is_never_expanded(usage):
-    bomb, top = _alias_bomb(5)  # 9**5 = 59049 strings: 400 kB as text if expanded
+    bomb, top = alias_bomb(5)  # 9**5 = 59049 strings: 400 kB as text if expanded
     data = front(bomb + usage.format(top=top))
     tracemalloc.start()
     try:

@@ -511,6 +511,12 @@ def when(parsed: Any) -> datetime | None:
     return datetime(*parsed[:6], tzinfo=UTC) if parsed else None
 
 
+def differences(at: str, got: dict[str, Any], want: dict[str, Any]) -> list[str]:
+    """One line per field of an item that is not what the file says."""
+    return [f"{at}: {key}: got {got[key]!r}, want {value!r}"
+            for key, value in want.items() if got[key] != value]  # fmt: skip
+
+
 @pytest.mark.parametrize("name", CORPORA)
 def test_rss_entries_are_what_the_files_say(name: str) -> None:
     result = rendered(name)
@@ -603,9 +609,7 @@ def test_rss_entries_are_what_the_files_say(name: str) -> None:
                 "related": [(r["url"], r["title"]) for r in source.related],
                 "secured": True,
             }
-            for key in want_item:
-                if got[key] != want_item[key]:
-                    errors.append(f"{at}: {key}: got {got[key]!r}, want {want_item[key]!r}")
+            errors += differences(at, got, want_item)
     assert not errors, f"{len(errors)} problems:\n" + "\n".join(errors[:30])
 
 
@@ -701,9 +705,7 @@ def test_atom_entries_are_what_the_files_say(name: str) -> None:
                 "related": [(r["url"], r["title"], "text/html") for r in source.related],
                 "secured": True,
             }
-            for key in want_item:
-                if got[key] != want_item[key]:
-                    errors.append(f"{at}: {key}: got {got[key]!r}, want {want_item[key]!r}")
+            errors += differences(at, got, want_item)
     assert not errors, f"{len(errors)} problems:\n" + "\n".join(errors[:30])
 
 
@@ -794,9 +796,7 @@ def test_json_items_are_what_the_files_say(name: str) -> None:
                 "content_html": True,
                 "secured": True,
             }
-            for key in want_item:
-                if got[key] != want_item[key]:
-                    errors.append(f"{at}: {key}: got {got[key]!r}, want {want_item[key]!r}")
+            errors += differences(at, got, want_item)
     assert not errors, f"{len(errors)} problems:\n" + "\n".join(errors[:30])
 
 
