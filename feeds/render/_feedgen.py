@@ -29,7 +29,8 @@ TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"  # RFC 6721
 
 
 class EntryLinks(BaseEntryExtension):  # type: ignore[misc]
-    """Atom entry `<link>` elements with all their attributes."""
+    """Atom entry `<link>` elements with all their attributes (`atom:link` in an
+    RSS item)."""
 
     def __init__(self) -> None:
         self.links: list[dict[str, str]] = []
@@ -44,8 +45,10 @@ class EntryLinks(BaseEntryExtension):  # type: ignore[misc]
             xml_elem("link", entry, **link)
         return entry
 
-    def extend_rss(self, entry: Any) -> Any:
-        return entry
+    def extend_rss(self, item: Any) -> Any:
+        for link in self.links:
+            xml_elem(f"{{{ATOM_NS}}}link", item, **link)
+        return item
 
 
 class FeedExtras(BaseExtension):  # type: ignore[misc]
