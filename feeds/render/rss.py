@@ -8,7 +8,7 @@ import math
 from feedgen.feed import FeedGenerator  # type: ignore[import-untyped]
 
 from feeds.feed import Feed, FeedItem, Format
-from feeds.render._feedgen import EntryLinks, history_links, new_generator
+from feeds.render._feedgen import EntryLinks, EntryVideos, history_links, new_generator
 
 
 def render_rss(feed: Feed) -> bytes:
@@ -64,3 +64,5 @@ def _add_item(generator: FeedGenerator, item: FeedItem, feed: Feed) -> None:
                     height=str(image.height),
                     group=None,
                 )
+    videos: EntryVideos = entry.videos
+    videos.videos = item.videos
