@@ -317,6 +317,11 @@ def test_a_well_formed_article_is_always_in_every_feed(
         "<img src=x onerror=alert(1) <b>bold</b>",
         "<![CDATA[<script>alert(1)</script>",
         "<iframe src=javascript:alert(1) <br>x",
+        # A control right after '<' hid the tag until the control was dropped (bug 10).
+        "<\x1fimg src=x onerror=alert(1)>caption",
+        "<\x85img src=x onerror=alert(1)>caption",
+        "<\x00script>alert(1)</\x7fscript>",
+        "&lt;\x1fimg src=x onerror=alert(1)&gt;caption",
     ],
 )
 def test_plain_text_removes_every_tag(title: str) -> None:
