@@ -93,7 +93,7 @@ def build_feed(
     return Document.of(
         body,
         fmt.media_type,
-        feed.updated,
+        feed.updated if feed.items else None,  # an empty feed was never modified
         time.perf_counter() - started,
         codings,
         max_age=feed.max_age,

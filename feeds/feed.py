@@ -22,8 +22,8 @@ from feeds.settings import Settings
 from feeds.snapshot import Snapshot
 from feeds.video import Video, poster_html, video_of_page, with_posters
 
-# What an empty feed reports as its last update: fixed, never "now", so its
-# bytes (and ETag) stay the same until an article arrives.
+# What an empty feed of an empty site reports as its last update: fixed, never
+# "now", so its bytes (and ETag) stay the same until an article arrives.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -100,7 +100,7 @@ class Feed:
     description: str
     home_url: str
     language: str
-    updated: datetime  # the newest item's date; EPOCH when empty
+    updated: datetime  # the newest item's date; when empty, the site's newest (else EPOCH)
     items: tuple[FeedItem, ...]
     base_url: str
     icon: str | None = None  # small and square (Atom icon, JSON favicon)
@@ -209,7 +209,7 @@ def describe(snapshot: Snapshot, selection: Selection, settings: Settings, now: 
         description=description,
         home_url=home,
         language=settings.language,
-        updated=articles[0].published if articles else EPOCH,
+        updated=articles[0].published if articles else _site_updated(snapshot, now),
         items=tuple(_item(snapshot, article, base) for article in articles),
         base_url=base,
         icon=icon.url if icon else topic_image,
@@ -221,6 +221,14 @@ def describe(snapshot: Snapshot, selection: Selection, settings: Settings, now: 
         if selection.page is not None or selection.type
         else _retractions(snapshot, selection, now, settings),
     )
+
+
+def _site_updated(snapshot: Snapshot, now: datetime) -> datetime:
+    """What an empty feed reports as its last update: the site's newest article
+    (a date readers and validators find plausible, unlike 1970, and the same on
+    every replica), else EPOCH."""
+    visible = snapshot.visible(snapshot.articles, now)
+    return visible[0].published if visible else EPOCH
 
 
 def archive_pages(

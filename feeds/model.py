@@ -97,15 +97,17 @@ class Article:
     @property
     def featured_html(self) -> str:
         """The embed, sanitized; only iframes from allow-listed video hosts survive."""
-        return sanitize_html(self.featured) if self.featured else ""
+        return sanitize_html(self.featured, self.url) if self.featured else ""
 
     @property
     def body_html(self) -> str:
-        """The body as sanitized HTML."""
+        """The body as sanitized HTML; relative links resolved against the article's URL."""
         body = self.body
         if not body:
             return ""
-        return sanitize_html(body) if self.body_is_html else markdown_to_html(body)
+        if self.body_is_html:
+            return sanitize_html(body, self.url)
+        return markdown_to_html(body, self.url)
 
 
 @dataclass(frozen=True, slots=True)

@@ -212,9 +212,11 @@ _IFRAME_WITHOUT_SRC = re.compile(r"<iframe(?![^>]*\bsrc=)[^>]*>\s*</iframe>")
 
 
 @lru_cache(maxsize=4096)
-def sanitize_html(fragment: str) -> str:
+def sanitize_html(fragment: str, base: str | None = None) -> str:
     """HTML fit for a feed: no script, no event handler, no javascript: URL,
-    iframes only from the allow-listed video hosts."""
+    iframes only from the allow-listed video hosts. Relative URLs resolve against
+    `base` (the article's page); without one they are dropped, since a reader
+    would resolve them against the feed's URL."""
     if not fragment:
         return ""
     if _nesting_depth(fragment) > MAX_NESTING:
@@ -229,6 +231,7 @@ def sanitize_html(fragment: str) -> str:
         attribute_filter=_keep_attribute,
         link_rel="noopener noreferrer",
         strip_comments=True,
+        url_relative=("rewrite_with_base", base) if base else "deny",
     )
     # An iframe whose src was refused is an empty box: drop it.
     return _IFRAME_WITHOUT_SRC.sub("", cleaned).strip()
@@ -240,11 +243,11 @@ def _markdown() -> MarkdownIt:
 
 
 @lru_cache(maxsize=4096)
-def markdown_to_html(source: str) -> str:
-    """Markdown body to sanitized HTML."""
+def markdown_to_html(source: str, base: str | None = None) -> str:
+    """Markdown body to sanitized HTML (relative URLs as `sanitize_html` does)."""
     if not source.strip():
         return ""
-    return sanitize_html(_markdown().render(source))
+    return sanitize_html(_markdown().render(source), base)
 
 
 _IMAGE_TYPES = {

@@ -514,6 +514,28 @@ def test_allow_listed_players_become_posters_and_others_vanish(tmp_path: Path, f
 
 
 @FORMATS
+def test_relative_links_resolve_against_the_article_page(tmp_path: Path, fmt: Format) -> None:
+    """A reader would resolve them against the feed's URL: they resolve against
+    the article's page, and without one they are dropped (their text stays)."""
+    body = '[docs](/en-us/docs) and ![chart](img/chart.png) <a href="#part-2">part 2</a>'
+    write(tmp_path, "_news/2024-03-02-a.md",
+          {"title": "with page", "webUrl": "https://news.example/2024/story"}, body)  # fmt: skip
+    write(tmp_path, "_news/2024-03-01-b.md", {"title": "no page"}, body)
+    with_page, without = item_html(load(tmp_path), fmt)
+    tree = lxml.html.fromstring(f"<div>{with_page}</div>")
+    assert [a.get("href") for a in tree.iter("a")] == [
+        "https://news.example/en-us/docs",
+        "https://news.example/2024/story#part-2",
+    ]
+    assert [img.get("src") for img in tree.iter("img")] == [
+        "https://news.example/2024/img/chart.png"
+    ]
+    tree = lxml.html.fromstring(f"<div>{without}</div>")
+    assert [a.get("href") for a in tree.iter("a")] == [None, None]
+    assert "docs" in without and "part 2" in without
+
+
+@FORMATS
 def test_images_enclosures_and_media(tmp_path: Path, fmt: Format) -> None:
     article(
         tmp_path,
