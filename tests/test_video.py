@@ -7,6 +7,8 @@ Through `feeds serve` (HTTP) and the feed parsers readers use.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,8 +60,11 @@ NO_IMAGE_MEDIA = [
 ]
 
 
+REPO = Path(__file__).resolve().parents[1]
+
+
 @pytest.fixture
-def server(tmp_path: Path, feeds_server: Callable[..., FeedsServer]) -> FeedsServer:
+def content(tmp_path: Path) -> Path:
     content = tmp_path / "content"
     provider = {"name": "Pragmatic Works", "domain": "pragmaticworks.com"}
     write_article(
@@ -102,6 +107,11 @@ def server(tmp_path: Path, feeds_server: Callable[..., FeedsServer]) -> FeedsSer
             "featuredContent": '<iframe src="https://www.loom.com/embed/0123abcd"></iframe>',
         },
     )
+    return content
+
+
+@pytest.fixture
+def server(content: Path, feeds_server: Callable[..., FeedsServer]) -> FeedsServer:
     return feeds_server(content)
 
 
@@ -161,3 +171,22 @@ def test_rss_and_atom_have_posters_and_media_rss(server: FeedsServer, feed: str,
         assert entry["media_player"]["url"] == media[-1]["player"]
         stills = [t["url"] for t in entry.get("media_thumbnail", [])]
         assert stills == [video["thumbnail"] for video in media if "thumbnail" in video]
+
+
+def test_feeds_build_writes_the_same_posters_and_media(content: Path, tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    done = subprocess.run(
+        [sys.executable, "-m", "feeds.cli", "build", "--content", str(content), "--out", str(out),
+         "--base-url", "https://feeds.example.org"],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    for feed in FEEDS:
+        items = json.loads((out / f"{feed.lstrip('/')}.json").read_bytes())["items"]
+        assert [item.get("_media") for item in items] == EXPECTED
+        for fmt in ("rss", "atom"):
+            parsed = feedparser.parse((out / f"{feed.lstrip('/')}.{fmt}").read_bytes())
+            for entry, media in zip(parsed.entries, EXPECTED, strict=True):
+                check_posters(
+                    entry.content[0].value if "content" in entry else entry.summary, media
+                )
