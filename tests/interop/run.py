@@ -152,11 +152,28 @@ class Outcome:
     feeds: int = 0
     items: int = 0
     losses: int = 0  # values the parser is known to lose (quirks.known_loss)
+    related: int = 0  # related links compared (Atom links and content lists)
+    posters: int = 0  # video poster links looked for in content
     differences: list[str] = field(default_factory=list)
 
     def differ(self, feed: str, index: int | None, name: str, expected: Any, got: Any) -> None:
         where = f"{feed} item {index}" if index is not None else feed
-        self.differences.append(f"{where}: {name}: expected {expected!r}, got {got!r}")
+        self.differences.append(f"{where}: {name}: {_difference(expected, got)}")
+
+
+def _difference(expected: Any, got: Any) -> str:
+    """Expected and got; for two lists, where they first part."""
+    if isinstance(expected, list) and isinstance(got, list):
+        at = next(
+            (i for i, (a, b) in enumerate(zip(expected, got, strict=False)) if a != b),
+            min(len(expected), len(got)),
+        )
+        first = expected[at] if at < len(expected) else "(nothing)"
+        found = got[at] if at < len(got) else "(nothing)"
+        return (
+            f"expected {len(expected)}, got {len(got)}; at {at}: expected {first!r}, got {found!r}"
+        )
+    return f"expected {expected!r}, got {got!r}"
 
 
 def image_enclosure(enclosures: list[dict[str, Any]]) -> str | None:
@@ -208,12 +225,16 @@ def compare_item(
     check("image enclosure", want.image, image_enclosure(item["enclosures"]))
     if item["related"] is not None:  # the parser exposes Atom related links
         check("related links", list(want.related), item["related"])
+        outcome.related += len(want.related)
     if item["content"] is not None:  # the parser exposes the content
         links = content_links(item["content"])
         check("related list in content", list(want.related), links.related)
+        outcome.related += len(want.related)
+        outcome.posters += len(want.posters)
         for poster in want.posters:
             if poster not in links.hrefs:
-                outcome.differ(feed, index, "video poster link", poster, links.hrefs)
+                got = f"none of the {len(links.hrefs)} links of the content"
+                outcome.differ(feed, index, "video poster link", poster, got)
 
 
 # --- the parsers ----------------------------------------------------------------------
@@ -382,8 +403,8 @@ def install() -> None:
             sys.exit(f"interop: missing Debian packages (install as root): {' '.join(missing)}")
         print(f"interop: installing {' '.join(missing)}", flush=True)
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
-        install_command = ["apt-get", "install", "-y", "-q", "--no-install-recommends"]
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+        install_command = ["apt-get", "install", "-y", "-qq", "--no-install-recommends"]
         subprocess.run([*install_command, *missing], check=True, env=env)
     for tool in ("node", "npm"):
         if shutil.which(tool) is None:
@@ -458,7 +479,8 @@ def check_parsers(parsers: Iterable[Parser], paths: list[Path], out: Path) -> bo
         verdict = "FAIL" if outcome.differences else "PASS"
         print(
             f"interop: {parser.name} {parser.version()} ({parser.language}): "
-            f"{outcome.feeds} feeds, {outcome.items} items compared, "
+            f"{outcome.feeds} feeds, {outcome.items} items compared "
+            f"({outcome.related} related links, {outcome.posters} video poster links), "
             + (f"{outcome.losses} values it cannot give (quirks.py), " if outcome.losses else "")
             + f"{time.monotonic() - started:.1f} s: {verdict}",
             flush=True,
