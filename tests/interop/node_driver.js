@@ -22,7 +22,6 @@ function rssParser() {
         ? atomLinks(item, 'enclosure').map((link) => ({ url: link.href, type: link.type ?? null }))
         : item.enclosure ? [{ url: item.enclosure.url, type: item.enclosure.type ?? null }] : [],
       related: atom ? atomLinks(item, 'related').map((link) => link.href) : null,
-      alternates: atom ? atomLinks(item, 'alternate').map((link) => link.href) : null,
       content: item['content:encoded'] ?? item.content ?? null,
     }));
   };

@@ -55,19 +55,8 @@ def _simplepie_enclosure_url(url: str) -> str:
     return quote(url, safe=":/?#[]@!$&'()*+,;=%~")
 
 
-def _rss_parser(item: Item, atom: bool) -> Item:
-    """rss-parser 3.13: an Atom entry with no `rel="alternate"` link gets the
-    first link of any rel (utils.getLink falls back to index 0: the `via` link
-    or an enclosure) as its link. Where the same parse shows the entry has no
-    alternate link, the link is taken as absent."""
-    if atom and not item.get("alternates"):
-        return item | {"link": None}
-    return item
-
-
 UNDO: dict[str, Callable[[Item, bool], Item]] = {
     "SimplePie": _simplepie,
-    "rss-parser": _rss_parser,
 }
 
 
