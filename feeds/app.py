@@ -2,9 +2,9 @@
 
 Readers subscribe to these URLs for years, so the routes are a public contract:
 
-    /feeds/all.{rss,atom,json}
-    /feeds/topics/{slug}.{rss,atom,json}
-    /feeds/providers/{slug}.{rss,atom,json}
+    /feeds/all.{rss,atom,json,html,opml}
+    /feeds/topics/{slug}.{rss,atom,json,html,opml}
+    /feeds/providers/{slug}.{rss,atom,json,html,opml}
     /  /opml.xml  /healthz  /readyz  /metrics
 """
 
@@ -31,7 +31,7 @@ from feeds.cache import RenderCache
 from feeds.conditional import Headers, Prepared, answer, prepare
 from feeds.documents import INDEX_PATH, OPML_PATH, Document, build_feed, build_page
 from feeds.errors import BadParameter, ContentError, NotLoaded, UnknownFeed
-from feeds.feed import Format, Kind, Selection, parse_selection
+from feeds.feed import Format, Kind, Page, Selection, parse_selection
 from feeds.loader import ContentLoader
 from feeds.metrics import CONTENT_TYPE as METRICS_TYPE
 from feeds.metrics import Metrics
@@ -69,13 +69,13 @@ class FeedService:
         self.notifier: HubNotifier | None = None  # with a WebSub hub configured
         # (path, query string) -> what a request for it asks for, once a route has
         # answered it: the fast lane answers the next one from the cache directly.
-        self.known: dict[tuple[str, bytes], tuple[Selection | str, Format | None]] = {}
+        self.known: dict[tuple[str, bytes], tuple[Selection | str, Format | Page | None]] = {}
 
     def snapshot(self) -> Snapshot:
         return self.loader.snapshot
 
     def key(
-        self, snapshot: Snapshot, asked: Selection | str, fmt: Format | None, now: datetime
+        self, snapshot: Snapshot, asked: Selection | str, fmt: Format | Page | None, now: datetime
     ) -> Hashable:
         """The render cache's key: what was asked for, as of this snapshot and moment."""
         return (
@@ -148,13 +148,18 @@ def _selection(request: Request, kind: Kind, slug: str, settings: Settings) -> S
     )
 
 
+# A feed's formats, then its preview page and its OPML (not of archive pages).
+_VIEWS: dict[str, Format | Page] = {view.value: view for view in (*Format, *Page)}
+
+
 async def feed_route(request: Request) -> Response:
     service: FeedService = request.app.state.service
     params = request.path_params
-    try:
-        fmt = Format(params["format"])
-    except ValueError:
-        return _error(404, f"no such feed format: {params['format'][:20]!r} (rss, atom or json)")
+    fmt = _VIEWS.get(params["format"])
+    if fmt is None or (fmt is Page.OPML and "page" in params):
+        return _error(
+            404, f"no such feed format: {params['format'][:20]!r} (rss, atom, json, html or opml)"
+        )
     kind = Kind(params.get("kind", "all"))
     slug = params.get("slug", "")
     try:

@@ -43,6 +43,17 @@ _MEDIA_TYPES = {
 }
 
 
+class Page(StrEnum):
+    """The documents about one feed beside the feed itself, by their extension."""
+
+    PREVIEW = "html"  # the feed's items as a person reads them, with subscribe actions
+    OPML = "opml"  # the feed alone as OPML, to import into a reader
+
+    @property
+    def media_type(self) -> str:
+        return "text/html; charset=utf-8" if self is Page.PREVIEW else "text/x-opml; charset=utf-8"
+
+
 class Kind(StrEnum):
     ALL = "all"
     TOPIC = "topics"
@@ -60,8 +71,9 @@ class Selection:
     limit: int | None = None  # at most this many items (default: settings.items)
     page: int | None = None  # an archive page, numbered from the oldest
 
-    def path(self, fmt: Format) -> str:
-        """The feed's URL path and query, e.g. /feeds/topics/ai.atom?type=video."""
+    def path(self, fmt: Format | Page) -> str:
+        """The feed's URL path and query, e.g. /feeds/topics/ai.atom?type=video; with a
+        Page, that of its preview page or OPML, e.g. /feeds/topics/ai.html?type=video."""
         base = "/feeds/all" if self.kind is Kind.ALL else f"/feeds/{self.kind.value}/{self.slug}"
         if self.page is not None:
             return f"{base}/archive/{self.page}.{fmt.value}"
@@ -108,10 +120,10 @@ class Feed:
     prev_archive: Selection | None = None  # the newest archive page older than this
     retractions: tuple[Retraction, ...] = ()  # withdrawn articles (Atom only)
 
-    def url(self, selection: Selection, fmt: Format) -> str:
+    def url(self, selection: Selection, fmt: Format | Page) -> str:
         return self.base_url + selection.path(fmt)
 
-    def self_url(self, fmt: Format) -> str:
+    def self_url(self, fmt: Format | Page) -> str:
         return self.url(self.selection, fmt)
 
     @property
@@ -157,14 +169,14 @@ def describe(snapshot: Snapshot, selection: Selection, settings: Settings, now: 
     if selection.kind is Kind.ALL:
         title = settings.site_title
         description = f"Every article on {settings.site_title}"
-        home = f"{base}/"
+        home = home_url(selection, None, base)
     elif selection.kind is Kind.TOPIC:
         topic = snapshot.topics.get(selection.slug)
         if topic is None:
             raise UnknownFeed(f"no topic {selection.slug!r}")
         title = f"{topic.name} · {settings.site_title}"
         description = f"Articles about {topic.name} on {settings.site_title}"
-        home = f"{base}/#topic-{topic.slug}"
+        home = home_url(selection, None, base)
     else:
         provider = snapshot.providers.get(selection.slug)
         if provider is None:
@@ -173,7 +185,7 @@ def describe(snapshot: Snapshot, selection: Selection, settings: Settings, now: 
         description = (
             provider.description or f"Articles from {provider.name} on {settings.site_title}"
         )
-        home = provider.home_url or f"{base}/#provider-{provider.slug}"
+        home = home_url(selection, provider, base)
 
     visible = snapshot.visible(_candidates(snapshot, selection), now)
     if selection.type:
@@ -219,6 +231,13 @@ def describe(snapshot: Snapshot, selection: Selection, settings: Settings, now: 
         if selection.page is not None or selection.type
         else _retractions(snapshot, selection, now, settings),
     )
+
+
+def home_url(selection: Selection, provider: Provider | None, base: str) -> str:
+    """The web page of a feed (RSS <link>, Atom rel=alternate, JSON home_page_url):
+    a provider's own site says more about it than a list of its articles; every
+    other feed's page is its preview."""
+    return (provider.home_url if provider else None) or base + selection.path(Page.PREVIEW)
 
 
 def archive_pages(
