@@ -31,7 +31,16 @@ from feeds.cache import RenderCache
 from feeds.conditional import Headers, Prepared, answer, prepare
 from feeds.documents import INDEX_PATH, OPML_PATH, Document, build_feed, build_page
 from feeds.errors import BadParameter, ContentError, NotLoaded, UnknownFeed
-from feeds.feed import Format, Kind, Page, Selection, parse_selection
+from feeds.feed import (
+    FILTERS,
+    Filters,
+    Format,
+    Kind,
+    Page,
+    Selection,
+    check_names,
+    parse_selection,
+)
 from feeds.loader import ContentLoader
 from feeds.metrics import CONTENT_TYPE as METRICS_TYPE
 from feeds.metrics import Metrics
@@ -41,7 +50,7 @@ from feeds.websub import HubNotifier
 
 log = logging.getLogger("feeds.app")
 
-ALLOWED_QUERY = {"type", "limit"}
+ALLOWED_QUERY = ("type", "limit", *FILTERS)  # others are ignored
 MAX_KNOWN_URLS = 10_000  # URLs the fast lane answers; past that, the usual way
 
 
@@ -141,10 +150,12 @@ def _selection(request: Request, kind: Kind, slug: str, settings: Settings) -> S
         if len(query.getlist(name)) > 1:
             raise BadParameter(name, "given more than once")
     page = request.path_params.get("page")
-    if page is not None and ("type" in query or "limit" in query):
-        raise BadParameter("type" if "type" in query else "limit", "archive pages take none")
+    given = [name for name in ALLOWED_QUERY if name in query]
+    if page is not None and given:
+        raise BadParameter(given[0], "archive pages take none")
+    filters = Filters(**{name: query.get(name) for name in FILTERS})
     return parse_selection(
-        kind.value, slug, query.get("type"), query.get("limit"), settings, page=page
+        kind.value, slug, query.get("type"), query.get("limit"), settings, page, filters
     )
 
 
@@ -175,6 +186,10 @@ async def feed_route(request: Request) -> Response:
         kind is Kind.PROVIDER and slug not in snapshot.providers
     ):
         return _error(404, f"no {kind.value[:-1]} {slug[:100]!r}")
+    try:
+        check_names(snapshot, selection)
+    except BadParameter as error:
+        return _error(400, f"bad parameter {error}")
     now = service.clock()
     key = service.key(snapshot, selection, fmt, now)
     try:

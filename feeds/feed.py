@@ -6,20 +6,22 @@ snapshot and the renderers; the HTTP routes and the static export both call it.
 
 from __future__ import annotations
 
+import heapq
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
-from itertools import pairwise
+from itertools import islice, pairwise, takewhile
 from urllib.parse import urlencode
 
 from feeds.errors import BadParameter, UnknownFeed
 from feeds.model import Article, Provider, Retraction, Topic
 from feeds.settings import Settings
 from feeds.snapshot import Snapshot
+from feeds.text import search_words
 
 # What an empty feed reports as its last update: fixed, never "now", so its
 # bytes (and ETag) stay the same until an article arrives.
@@ -63,27 +65,59 @@ class Kind(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Selection:
     """One feed a subscriber can hold: its kind, slug and filters, or one of its
-    archive pages (RFC 5005)."""
+    archive pages (RFC 5005).
+
+    Lists are kept sorted and without repeats, and words as searches compare them
+    (`search_words`): the same choice asked in any order is one Selection, so one
+    document, one ETag and one cache entry (the canonical form).
+    """
 
     kind: Kind = Kind.ALL
     slug: str = ""
     type: str | None = None  # only articles of this type, e.g. video
     limit: int | None = None  # at most this many items (default: settings.items)
     page: int | None = None  # an archive page, numbered from the oldest
+    topics: tuple[str, ...] = ()  # in any of these topics (or their sub-topics)
+    providers: tuple[str, ...] = ()  # from any of these providers
+    words: tuple[str, ...] = ()  # ?q=: every one in the title or excerpt
+    exclude: tuple[str, ...] = ()  # none of these in the title or excerpt
+    since: date | None = None  # published on or after this day (UTC)
 
     def path(self, fmt: Format | Page) -> str:
-        """The feed's URL path and query, e.g. /feeds/topics/ai.atom?type=video; with a
+        """The feed's URL path and query, e.g. /feeds/topics/ai.atom?type=video, with
+        the query in its canonical form: the parameters always in this order. With a
         Page, that of its preview page or OPML, e.g. /feeds/topics/ai.html?type=video."""
         base = "/feeds/all" if self.kind is Kind.ALL else f"/feeds/{self.kind.value}/{self.slug}"
         if self.page is not None:
             return f"{base}/archive/{self.page}.{fmt.value}"
-        query = {key: value for key, value in (("type", self.type), ("limit", self.limit)) if value}
-        return f"{base}.{fmt.value}" + (f"?{urlencode(query)}" if query else "")
+        parameters = (
+            ("type", self.type),
+            ("limit", self.limit),
+            ("topics", ",".join(self.topics)),
+            ("providers", ",".join(self.providers)),
+            ("q", " ".join(self.words)),
+            ("exclude", " ".join(self.exclude)),
+            ("since", self.since.isoformat() if self.since else None),
+        )
+        query = {key: value for key, value in parameters if value}
+        return f"{base}.{fmt.value}" + (f"?{urlencode(query, safe=',')}" if query else "")
+
+    @property
+    def narrowed(self) -> bool:
+        """Whether a filter leaves out some of the kind's articles."""
+        return bool(
+            self.type or self.topics or self.providers or self.words or self.exclude or self.since
+        )
+
+    @property
+    def composed(self) -> bool:
+        """Whether the query string asks for anything (a filter, or a limit)."""
+        return self.narrowed or self.limit is not None
 
     @property
     def archived(self) -> bool:
         """Whether this feed has archive pages: only the plain feed of a kind does."""
-        return self.type is None and self.limit is None
+        return not self.composed
 
     def archive_page(self, page: int) -> Selection:
         return Selection(self.kind, self.slug, page=page)
@@ -131,6 +165,59 @@ class Feed:
         return self.selection.page is not None
 
 
+MAX_LIST_VALUES = 20  # topics= and providers= values
+MAX_WORDS = 10  # words of q= and of exclude=
+MAX_WORD_LENGTH = 100  # characters
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """The raw values of the query string's filters (None: not given)."""
+
+    topics: str | None = None
+    providers: str | None = None
+    q: str | None = None
+    exclude: str | None = None
+    since: str | None = None
+
+
+FILTERS = ("topics", "providers", "q", "exclude", "since")  # Filters' fields: query names
+
+
+def _parse_list(name: str, raw: str) -> tuple[str, ...]:
+    values = [value.strip().lower() for value in raw.split(",")]
+    if any(not value for value in values):
+        raise BadParameter(name, "has an empty value (a comma-separated list of slugs)")
+    if len(values) > MAX_LIST_VALUES:
+        raise BadParameter(name, f"has {len(values)} values; at most {MAX_LIST_VALUES}")
+    return tuple(sorted(set(values)))
+
+
+def _parse_words(name: str, raw: str) -> tuple[str, ...]:
+    given = raw.replace(",", " ").split()
+    if not given:
+        raise BadParameter(name, "is empty (words separated by spaces)")
+    if len(given) > MAX_WORDS:
+        raise BadParameter(name, f"has {len(given)} words; at most {MAX_WORDS}")
+    if any(len(word) > MAX_WORD_LENGTH for word in given):
+        raise BadParameter(name, f"has a word over {MAX_WORD_LENGTH} characters")
+    words = sorted(set(search_words(" ".join(given))))
+    if not words:
+        raise BadParameter(name, "has no letter or digit to search for")
+    if len(words) > MAX_WORDS:  # "e-mail" is two words
+        raise BadParameter(name, f"has {len(words)} words; at most {MAX_WORDS}")
+    return tuple(words)
+
+
+def _parse_since(raw: str) -> date:
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw):
+        raise BadParameter("since", "must be a day as YYYY-MM-DD")
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise BadParameter("since", f"{raw!r} is not a day of the calendar") from None
+
+
 def parse_selection(
     kind: str,
     slug: str,
@@ -138,8 +225,11 @@ def parse_selection(
     limit: str | None,
     settings: Settings,
     page: str | None = None,
+    filters: Filters | None = None,
 ) -> Selection:
-    """A selection from request parameters; BadParameter says which is wrong and why."""
+    """A selection from request parameters, in its canonical form; BadParameter
+    says which is wrong and why. Whether named topics and providers exist is
+    checked against a snapshot by `check_names`."""
     if type_ is not None and (not re.fullmatch(r"[A-Za-z0-9-]{1,40}", type_)):
         raise BadParameter("type", "must be a content type such as article or video")
     number: int | None = None
@@ -154,7 +244,33 @@ def parse_selection(
         if not re.fullmatch(r"[1-9][0-9]{0,8}", page):
             raise UnknownFeed(f"no archive page {page[:20]!r}")
         page_number = int(page)
-    return Selection(Kind(kind), slug, type_.lower() if type_ else None, number, page_number)
+    filters = filters or Filters()
+    return Selection(
+        Kind(kind),
+        slug,
+        type_.lower() if type_ else None,
+        number,
+        page_number,
+        topics=_parse_list("topics", filters.topics) if filters.topics is not None else (),
+        providers=_parse_list("providers", filters.providers)
+        if filters.providers is not None
+        else (),
+        words=_parse_words("q", filters.q) if filters.q is not None else (),
+        exclude=_parse_words("exclude", filters.exclude) if filters.exclude is not None else (),
+        since=_parse_since(filters.since) if filters.since is not None else None,
+    )
+
+
+def check_names(snapshot: Snapshot, selection: Selection) -> None:
+    """BadParameter when topics= or providers= names one the snapshot lacks."""
+    for name, slugs, known in (
+        ("topics", selection.topics, snapshot.topics),
+        ("providers", selection.providers, snapshot.providers),
+    ):
+        unknown = [slug for slug in slugs if slug not in known]
+        if unknown:
+            listed = ", ".join(repr(slug[:100]) for slug in unknown[:3])
+            raise BadParameter(name, f"no such {name[:-1]}: {listed}")
 
 
 def describe(snapshot: Snapshot, selection: Selection, settings: Settings, now: datetime) -> Feed:
@@ -187,10 +303,16 @@ def describe(snapshot: Snapshot, selection: Selection, settings: Settings, now: 
         )
         home = home_url(selection, provider, base)
 
-    visible = snapshot.visible(_candidates(snapshot, selection), now)
-    if selection.type:
-        visible = [article for article in visible if article.type == selection.type]
+    said = _filters_said(snapshot, selection)
+    if said:  # a composed feed's title says what it holds, as a reader lists it
+        title, description = f"{title}: {said}", f"{description}: {said}"
     page_size = settings.items
+    visible = snapshot.visible(_candidates(snapshot, selection), now)
+    if selection.composed:
+        # A composed feed has no archive: only its newest items and those that set
+        # its polling interval are looked for, and the search stops there.
+        wanted = max(selection.limit or page_size, POLLING_SAMPLE + 1)
+        visible = list(islice(_filtered(snapshot, selection, visible), wanted))
     full_pages = len(visible) // page_size if selection.archived else 0
     prev_archive: Selection | None = None
     if selection.page is not None:
@@ -228,7 +350,7 @@ def describe(snapshot: Snapshot, selection: Selection, settings: Settings, now: 
         hub=settings.websub_hub or None,
         prev_archive=prev_archive,
         retractions=()
-        if selection.page is not None or selection.type
+        if selection.page is not None or selection.narrowed
         else _retractions(snapshot, selection, now, settings),
     )
 
@@ -248,12 +370,90 @@ def archive_pages(
 
 
 def _candidates(snapshot: Snapshot, selection: Selection) -> Sequence[Article]:
-    """Every article of the feed's kind and slug, newest first, scheduled ones too."""
-    if selection.kind is Kind.ALL:
-        return snapshot.articles
+    """Every article of the feed's kind and slug, and of its topics= and providers=,
+    newest first, scheduled ones too. Walks the shortest of these lists, looking
+    the article up in the others."""
+    groups: list[Sequence[Article]] = []
     if selection.kind is Kind.TOPIC:
-        return snapshot.by_topic.get(selection.slug, ())
-    return snapshot.by_provider.get(selection.slug, ())
+        groups.append(snapshot.by_topic.get(selection.slug, ()))
+    elif selection.kind is Kind.PROVIDER:
+        groups.append(snapshot.by_provider.get(selection.slug, ()))
+    if selection.topics:
+        slugs = snapshot.with_subtopics(selection.topics)
+        groups.append(_union([snapshot.by_topic.get(slug, ()) for slug in slugs]))
+    if selection.providers:
+        groups.append(_union([snapshot.by_provider.get(slug, ()) for slug in selection.providers]))
+    if not groups:
+        return snapshot.articles
+    groups.sort(key=len)
+    shortest, others = groups[0], [{id(article) for article in group} for group in groups[1:]]
+    if not others:
+        return shortest
+    return [article for article in shortest if all(id(article) in other for other in others)]
+
+
+def _union(groups: list[Sequence[Article]]) -> Sequence[Article]:
+    """The articles of any of `groups` (each in the snapshot's order), in that order."""
+    if len(groups) == 1:
+        return groups[0]
+    merged = heapq.merge(
+        *groups, key=lambda article: (article.published, article.source), reverse=True
+    )
+    union: list[Article] = []
+    for article in merged:
+        if not union or union[-1] is not article:
+            union.append(article)
+    return union
+
+
+def _filtered(
+    snapshot: Snapshot, selection: Selection, articles: Iterable[Article]
+) -> Iterator[Article]:
+    """Those of `articles` (newest first) that pass the type, since, q and exclude filters."""
+    if selection.since is not None:
+        start = datetime(
+            selection.since.year, selection.since.month, selection.since.day, tzinfo=UTC
+        )
+        articles = takewhile(lambda article: article.published >= start, articles)
+    if selection.type:
+        articles = (article for article in articles if article.type == selection.type)
+    words, exclude = selection.words, selection.exclude
+    if words or exclude:
+        text = snapshot.search_text
+        articles = (
+            article
+            for article in articles
+            if all(f" {word} " in text(article) for word in words)
+            and not any(f" {word} " in text(article) for word in exclude)
+        )
+    return iter(articles)
+
+
+def _filters_said(snapshot: Snapshot, selection: Selection) -> str:
+    """The filters of a composed feed as its title says them, e.g.
+    'about AI or Robotics, from Example News, mentioning “robot”'."""
+    parts = []
+    if selection.topics:
+        names = (
+            topic.name if (topic := snapshot.topics.get(slug)) else slug
+            for slug in selection.topics
+        )
+        parts.append("about " + " or ".join(names))
+    if selection.providers:
+        names = (
+            provider.name if (provider := snapshot.providers.get(slug)) else slug
+            for slug in selection.providers
+        )
+        parts.append("from " + " or ".join(names))
+    if selection.words:
+        parts.append("mentioning " + " and ".join(f"“{word}”" for word in selection.words))
+    if selection.exclude:
+        parts.append("not mentioning " + " or ".join(f"“{word}”" for word in selection.exclude))
+    if selection.since:
+        parts.append(f"since {selection.since.isoformat()}")
+    if selection.type:
+        parts.append(f"{selection.type} only")
+    return ", ".join(parts)
 
 
 def polling_interval(articles: Sequence[Article], settings: Settings) -> int:

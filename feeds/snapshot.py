@@ -11,13 +11,14 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from types import MappingProxyType
 from typing import TypeVar
 
 from feeds.model import Article, Problem, Provider, Retraction, Severity, Topic
 from feeds.parse import ParsedFile
 from feeds.taxonomy import Taxonomy
-from feeds.text import slugify
+from feeds.text import search_words, slugify
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,34 @@ class Snapshot:
     def provider_for(self, article: Article) -> Provider | None:
         """The article's provider, with what the taxonomy says of it."""
         return self.providers.get(article.provider.slug) if article.provider else None
+
+    def with_subtopics(self, slugs: Iterable[str]) -> list[str]:
+        """`slugs` and every topic under one of them (a child, its children...)."""
+        found = list(dict.fromkeys(slugs))
+        for slug in found:  # grows while it is walked: each child is then walked too
+            found.extend(child for child in self._children.get(slug, ()) if child not in found)
+        return found
+
+    @cached_property
+    def _children(self) -> Mapping[str, tuple[str, ...]]:
+        children: dict[str, list[str]] = {}
+        for slug, topic in self.topics.items():
+            if topic.parent is not None and topic.parent != slug:
+                children.setdefault(topic.parent, []).append(slug)
+        return {parent: tuple(slugs) for parent, slugs in children.items()}
+
+    def search_text(self, article: Article) -> str:
+        """The words of an article's title and excerpt, as `search_words` gives them,
+        each between spaces: " word " in it says whether the whole word is there."""
+        return self._search_texts[article.id]
+
+    # Made at the first search, not at load: a load with no search pays nothing.
+    @cached_property
+    def _search_texts(self) -> Mapping[str, str]:
+        return {
+            article.id: " " + " ".join(search_words(f"{article.title} {article.summary}")) + " "
+            for article in self.articles
+        }
 
     def visible(self, articles: Sequence[Article], now: datetime) -> Sequence[Article]:
         """Those of `articles` (newest first) whose time has come."""

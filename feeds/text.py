@@ -60,6 +60,18 @@ def truncate(text: str, limit: int) -> str:
     return cut + "…"
 
 
+_WORD = re.compile(r"\w+")
+
+
+def search_words(text: str) -> list[str]:
+    """The words of `text` as searches compare them: case-folded, accents removed
+    ("Résumé" -> "resume"), split at anything that is not a letter or digit."""
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    if not folded.isascii():
+        folded = "".join(char for char in folded if not unicodedata.combining(char))
+    return _WORD.findall(folded)
+
+
 def slugify(name: str) -> str:
     """A URL-safe slug: lower-case ASCII letters, digits and single hyphens.
 
