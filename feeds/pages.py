@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from email.utils import format_datetime
 from xml.sax.saxutils import quoteattr
 
@@ -112,6 +112,7 @@ def render_index(snapshot: Snapshot, settings: Settings, now: datetime) -> bytes
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} · feeds</title>
+<link rel="icon" href="data:,">
 <meta name="description" content="{description}">
 {chr(10).join(discovery)}
 <style>{STYLE}{_INDEX_STYLE}</style>
@@ -141,8 +142,14 @@ or <a href="#build">build a feed of your own</a>.</p>
     return page.encode("utf-8")
 
 
-# The order of a composed feed's query parameters: the server's canonical form.
-BUILDER_PARAMETERS = ("type", "limit")
+def canonical_order() -> list[str]:
+    """The query parameters in the order of the server's canonical form, read from
+    Selection.path itself: the builder's URLs cannot drift from the server's."""
+    probe = Selection(
+        type="t", limit=1, topics=("t",), providers=("p",), words=("w",), exclude=("x",),
+        since=date(2000, 1, 1),
+    )  # fmt: skip
+    return [pair.partition("=")[0] for pair in probe.path(Format.RSS).split("?")[1].split("&")]
 
 
 def _builder(
@@ -166,7 +173,7 @@ def _builder(
 <h2 id="build-heading">Build a feed</h2>
 <noscript><p>The feed builder needs JavaScript. Every feed above works without it.</p></noscript>
 <form id="builder" hidden data-base="{html.escape(base)}"
- data-order="{",".join(BUILDER_PARAMETERS)}">
+ data-order="{",".join(canonical_order())}">
 <p>Pick topics and providers (an article in any of them), then narrow it down.</p>
 {choices("topics", "Topics", topics)}
 {choices("providers", "Providers", providers)}
@@ -176,6 +183,8 @@ def _builder(
 <input id="build-q" name="q" type="text" autocomplete="off"></p>
 <p class="field"><label for="build-exclude">Words it must not contain</label>
 <input id="build-exclude" name="exclude" type="text" autocomplete="off"></p>
+<p class="field"><label for="build-since">Published on or after</label>
+<input id="build-since" name="since" type="date"></p>
 <div id="built" aria-live="polite">
 <h3>Your feed</h3>
 <ul>
@@ -203,7 +212,8 @@ p.field { display: flex; flex-direction: column; max-width: 24rem; gap: .2rem; }
 # Search: hides the rows of the topics and providers tables that do not match
 # what is typed (every word, in the name or description, accents ignored).
 # Builder: the composed feed's URLs in the server's canonical form: values
-# sorted, parameters in `data-order`, encoded as Python's urlencode does.
+# sorted, parameters in `data-order`, encoded as Selection.path does (urlencode,
+# commas kept).
 _INDEX_SCRIPT = r"""
 const fold = text => text.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
 const find = document.getElementById("find");
@@ -223,15 +233,19 @@ findInput.addEventListener("input", () => {
 });
 
 const builder = document.getElementById("builder");
-const encode = value => encodeURIComponent(value).replace(/%20/g, "+")
+const encode = value => encodeURIComponent(value).replace(/%20/g, "+").replace(/%2C/g, ",")
   .replace(/[!'()*]/g, c => "%" + c.charCodeAt(0).toString(16).toUpperCase());
+// Words as the server compares them: case and accents folded, split at what is
+// not a letter or digit, sorted, each once.
+const searchWords = text => [...new Set(fold(text).match(/[\p{L}\p{N}_]+/gu) || [])].sort();
 function composed() {
   const picked = name => [...builder.querySelectorAll(`input[name=${name}]:checked`)]
     .map(box => box.value).sort();
-  const words = name => builder.elements[name].value.trim().split(/\s+/).filter(Boolean).join(" ");
+  const words = name => searchWords(builder.elements[name].value).join(" ");
   const values = {
     topics: picked("topics").join(","), providers: picked("providers").join(","),
     type: builder.elements.type.value, q: words("q"), exclude: words("exclude"),
+    since: builder.elements.since.value,
   };
   const query = builder.dataset.order.split(",").filter(name => values[name])
     .map(name => `${name}=${encode(values[name])}`).join("&");

@@ -84,6 +84,7 @@ def render_preview(feed: Feed) -> bytes:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{heading}</title>
+<link rel="icon" href="data:,">
 <meta name="description" content="{html.escape(feed.description)}">
 <link rel="canonical" href="{html.escape(feed.self_url(Page.PREVIEW))}">
 {discovery}
