@@ -22,6 +22,7 @@ from feeds.model import Article, Provider, Retraction, Topic
 from feeds.settings import Settings
 from feeds.snapshot import Snapshot
 from feeds.text import search_words
+from feeds.video import Video, poster_html, video_of_page, with_posters
 
 # What an empty feed reports as its last update: fixed, never "now", so its
 # bytes (and ETag) stay the same until an article arrives.
@@ -134,7 +135,8 @@ class FeedItem:
     provider: Provider | None  # merged with the taxonomy
     provider_feed_url: str | None
     topics: tuple[Topic, ...]
-    content_html: str  # excerpt, embed, first image, body and "Related" list
+    content_html: str  # excerpt, video posters or first image, body and "Related" list
+    videos: tuple[Video, ...] = ()  # the players the posters stand for, in document order
 
 
 @dataclass(frozen=True)
@@ -501,18 +503,21 @@ MAX_RETRACTIONS = 100  # per feed: a mass withdrawal must not blow the size budg
 def _item(snapshot: Snapshot, article: Article, base: str) -> FeedItem:
     provider = snapshot.provider_for(article)
     topics = tuple(t for t in (snapshot.topic_for(name) for name in article.topics) if t)
+    item_html, videos = content_html(article)
     return FeedItem(
         article=article,
         provider=provider,
         provider_feed_url=f"{base}/feeds/providers/{provider.slug}.rss" if provider else None,
         topics=topics,
-        content_html=content_html(article),
+        content_html=item_html,
+        videos=videos,
     )
 
 
-def content_html(article: Article) -> str:
-    """The item's HTML: excerpt, embed or first image, body, and a "Related" list,
-    so that readers that ignore links and enclosures still show them all."""
+def content_html(article: Article) -> tuple[str, tuple[Video, ...]]:
+    """The item's HTML: excerpt, video posters or first image, body, and a
+    "Related" list, so that readers that ignore links and enclosures still show
+    them all; and the videos its posters stand for, in document order."""
     return _cached_html(_HtmlOf(article))
 
 
@@ -525,6 +530,9 @@ class _HtmlOf:
     def __init__(self, article: Article) -> None:
         self.article = article
         self.key = (
+            article.title,
+            article.url,
+            article.original_url,
             article.summary,
             article.featured,
             article.images[:1],
@@ -543,26 +551,38 @@ class _HtmlOf:
 # The same article shows in several feeds (all, its topics, its provider, their
 # archive pages), each in three formats: its HTML is made once.
 @lru_cache(maxsize=16384)
-def _cached_html(of: _HtmlOf) -> str:
+def _cached_html(of: _HtmlOf) -> tuple[str, tuple[Video, ...]]:
     return _compose_html(of.article)
 
 
-def _compose_html(article: Article) -> str:
+def _compose_html(article: Article) -> tuple[str, tuple[Video, ...]]:
+    image = article.images[0].url if article.images else None
+    featured, videos = with_posters(article.featured_html, article.title, image)
+    body, body_videos = with_posters(article.body_html, article.title, image)
+    videos += body_videos
+    if not videos:
+        # No player embedded: the article's own link may be the video's page.
+        page = video_of_page(article.url, article.title, image) or video_of_page(
+            article.original_url, article.title, image
+        )
+        if page is not None:
+            videos = (page,)
+            featured = "\n".join(part for part in (featured, f"<p>{poster_html(page)}</p>") if part)
     parts = []
     if article.summary:
         parts.append(f"<p>{html.escape(article.summary, quote=False)}</p>")
-    if article.featured_html:
-        parts.append(article.featured_html)
+    if featured:
+        parts.append(featured)
     elif article.images:
-        image = article.images[0]
+        first = article.images[0]
         size = "".join(
             f' {name}="{value}"'
-            for name, value in (("width", image.width), ("height", image.height))
+            for name, value in (("width", first.width), ("height", first.height))
             if value
         )
-        parts.append(f'<p><img src="{html.escape(image.url)}" alt=""{size}></p>')
-    if article.body_html:
-        parts.append(article.body_html)
+        parts.append(f'<p><img src="{html.escape(first.url)}" alt=""{size}></p>')
+    if body:
+        parts.append(body)
     if article.related:
         entries = []
         for related in article.related:
@@ -572,4 +592,4 @@ def _compose_html(article: Article) -> str:
                 f"{html.escape(related.title, quote=False)}</a>{source}</li>"
             )
         parts.append("<h3>Related</h3><ul>" + "".join(entries) + "</ul>")
-    return "\n".join(parts)
+    return "\n".join(parts), videos

@@ -41,7 +41,7 @@ MAX_TITLE_CHARS = 500
 MAX_SUMMARY_CHARS = 4000
 MAX_TOPICS = 50
 MAX_IMAGES = 20
-MAX_RELATED = 10
+MAX_RELATED = 100  # real articles list up to dozens; none may vanish unsaid
 MAX_BODY_CHARS = 512 * 1024
 MAX_LIST_EXAMINED = 1000  # entries of a list field looked at; the rest are ignored
 MAX_WARNINGS = 9  # per file; then one line says there were more
@@ -187,7 +187,7 @@ def _build_article(
 ) -> Article | None:
     """The article, or None when it has no date."""
     title = plain_text(_string(fields, "title") or _string(fields, "name") or "")
-    summary = truncate(plain_text(_string(fields, "excerpt") or ""), MAX_SUMMARY_CHARS)
+    summary = plain_text(_string(fields, "excerpt") or "")
     if not title:
         if not summary:
             raise FieldError("title", "missing, and no excerpt to stand in for it")
@@ -196,6 +196,13 @@ def _build_article(
     if len(title) > MAX_TITLE_CHARS:
         warn("title", f"longer than {MAX_TITLE_CHARS} characters: cut")
         title = truncate(title, MAX_TITLE_CHARS)
+    if len(summary) > MAX_SUMMARY_CHARS:
+        warn("excerpt", f"longer than {MAX_SUMMARY_CHARS} characters: cut")
+        summary = truncate(summary, MAX_SUMMARY_CHARS)
+    body = body.strip()
+    if len(body) > MAX_BODY_CHARS:
+        warn("body", f"longer than {MAX_BODY_CHARS} characters: cut")
+        body = body[:MAX_BODY_CHARS].strip()
 
     published = _date(fields, "publishedDateTime")
     if published is None:
@@ -222,7 +229,7 @@ def _build_article(
         images=_images(fields, "images", site_url, warn),
         related=_related(fields.get("related"), url, warn),
         featured=_string(fields, "featuredContent") or "",
-        body_z=_compressed(body[:MAX_BODY_CHARS].strip()),
+        body_z=_compressed(body),
         body_is_html=relpath.lower().endswith(".html"),
         duration=xml_safe(_string(fields, "length") or "")[:40],
     )
@@ -544,14 +551,17 @@ def _images(
     if not isinstance(value, list):
         raise FieldError(name, f"must be a list of images, not {_kind(value)}")
     images: list[Image] = []
-    for index, item in enumerate(value[: MAX_IMAGES * 2]):
+    for index, item in enumerate(value[:MAX_LIST_EXAMINED]):
         image = parse_image(item, base_url=site_url)
         if image is None:
             if not _site_relative(item):  # those need a site URL, not a fix in the file
                 warn(f"{name}[{index}]", "not an image with an absolute http(s) url: dropped")
         elif image.url not in {seen.url for seen in images}:
+            if len(images) == MAX_IMAGES:
+                warn(name, f"{len(value)} listed: only the first {MAX_IMAGES} images kept")
+                break
             images.append(image)
-    return tuple(images[:MAX_IMAGES])
+    return tuple(images)
 
 
 def parse_image(item: object, base_url: str | None) -> Image | None:
@@ -614,8 +624,6 @@ def _related(
     items: list[RelatedItem] = []
     seen = {own_url}
     for index, entry in enumerate(value[:MAX_LIST_EXAMINED]):
-        if len(items) == MAX_RELATED:
-            break
         if not isinstance(entry, dict):
             warn(f"related[{index}]", f"must be a mapping, not {_kind(entry)}: dropped")
             continue
@@ -628,6 +636,9 @@ def _related(
         if url in seen:
             continue  # the same story listed twice, or the article itself
         seen.add(url)
+        if len(items) == MAX_RELATED:
+            warn("related", f"{len(value)} listed: only the first {MAX_RELATED} stories kept")
+            break
         provider = entry.get("provider")
         provider_name = provider.get("name") if isinstance(provider, dict) else provider
         try:

@@ -13,6 +13,7 @@ import re
 
 from feeds.feed import Feed, FeedItem, Format, Kind, Page, Selection
 from feeds.pages import FORMAT_NAMES, STYLE
+from feeds.text import is_web_url
 
 _PREVIEW_STYLE = """
 nav.crumbs { font-size: .9rem; } .subscribe { margin: 1rem 0 2rem; padding: .75rem 1rem;
@@ -29,6 +30,7 @@ ol.items > li { display: grid; grid-template-columns: 12rem 1fr; gap: 1rem;
 ol.items > li.text-only { grid-template-columns: 1fr; }
 ol.items h2 { font-size: 1.15rem; margin: 0 0 .25rem; border: 0; }
 .thumb img, .poster img { width: 12rem; height: auto; border-radius: .3rem; display: block; }
+.poster img { aspect-ratio: 16 / 9; object-fit: cover; }
 .poster { position: relative; display: block; color: #fff; }
 .poster .play { position: absolute; left: .5rem; bottom: .5rem; background: #000c;
   padding: .1rem .5rem; border-radius: .3rem; font-size: .85rem; }
@@ -161,18 +163,21 @@ def _item(item: FeedItem, base: str) -> str:
     return f"<li>{picture}{text}</li>"
 
 
-def _image(item: FeedItem) -> str:
-    """The article's first image, lazy-loaded, with its size when the file gives it
-    (the page does not move as images arrive)."""
-    if not item.article.images:
+def _image(item: FeedItem, url: str | None = None) -> str:
+    """An image of the article (its first, unless `url`), lazy-loaded, with its size
+    when the file gives it (the page does not move as images arrive)."""
+    first = item.article.images[0] if item.article.images else None
+    url = url or (first.url if first else None)
+    if not url:
         return ""
-    image = item.article.images[0]
-    size = "".join(
-        f' {name}="{value}"'
-        for name, value in (("width", image.width), ("height", image.height))
-        if value
-    )
-    return f'<img src="{html.escape(image.url)}" alt=""{size} loading="lazy" decoding="async">'
+    size = ""
+    if first is not None and first.url == url:
+        size = "".join(
+            f' {name}="{value}"'
+            for name, value in (("width", first.width), ("height", first.height))
+            if value
+        )
+    return f'<img src="{html.escape(url)}" alt=""{size} loading="lazy" decoding="async">'
 
 
 def _thumbnail(item: FeedItem) -> str:
@@ -181,24 +186,26 @@ def _thumbnail(item: FeedItem) -> str:
 
 
 def _poster(item: FeedItem) -> str:
-    """A video's poster: its image, marked to play, linking to where the video plays.
-    No player is embedded: the page loads nothing from the video's host."""
-    article = item.article
-    if article.type != "video" and not _EMBED.search(article.featured):
+    """The poster of the article's first video, as its feed items show it (a still
+    of the video, else the article's image, linking to the video's page), with the
+    video's length. No player is embedded: the page loads nothing from the video's
+    host but the still."""
+    if not item.videos:
         return ""
-    watch = article.original_url or article.url
-    image = _image(item)
-    if not watch or not image:
+    video = item.videos[0]
+    image = _image(
+        item, video.thumbnail if video.thumbnail and is_web_url(video.thumbnail) else None
+    )
+    if not image:
         return ""
-    length = _duration(article.duration)
-    label = f"Play the video: {article.title}" + (f" ({length})" if length else "")
+    length = _duration(item.article.duration)
+    label = f"Play the video: {video.title}" + (f" ({length})" if length else "")
     return (
-        f'<a class="poster" href="{html.escape(watch)}" aria-label="{html.escape(label)}">'
+        f'<a class="poster" href="{html.escape(video.url)}" aria-label="{html.escape(label)}">'
         f'{image}<span class="play" aria-hidden="true">▶ {length or "Play"}</span></a>'
     )
 
 
-_EMBED = re.compile(r"<iframe|<video", re.IGNORECASE)
 _ISO_DURATION = re.compile(r"PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)(?:\.\d+)?S)?")
 
 

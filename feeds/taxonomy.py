@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from feeds.model import Image, Problem, Provider, Topic
+from feeds.model import Image, Problem, Provider, Severity, Topic
 from feeds.parse import MAX_FILE_BYTES, SafeLoader, parse_image, split_front_matter
 from feeds.text import is_domain, plain_text, slugify
 
@@ -110,15 +110,42 @@ def _entries(
             text = path.read_text(encoding="utf-8-sig")
             if path.suffix == ".md":
                 text = split_front_matter(text)[0]
-            fields = yaml.load(text, Loader=SafeLoader)  # noqa: S506 - a safe loader
+            fields, extra = _first_document(text)
         except (OSError, ValueError, yaml.YAMLError, RecursionError) as error:
             problems.append(Problem(relpath, f"cannot read taxonomy entry: {error}"[:300]))
             continue
+        if extra:
+            # Jekyll reads the first document and ignores empty ones after it
+            # (a stray `---` line at the end); so do we, and say so.
+            problems.append(
+                Problem(
+                    relpath,
+                    "an empty YAML document after the first (a stray '---' line): ignored",
+                    severity=Severity.WARNING,
+                    kind="repaired",
+                )
+            )
         if not isinstance(fields, dict):
             problems.append(Problem(relpath, "taxonomy entry must be a mapping"))
             continue
         entries.append((path, fields))
     return entries
+
+
+def _first_document(text: str) -> tuple[object, int]:
+    """The first YAML document of `text`, and how many empty ones follow it.
+
+    Raises ValueError when a later document holds anything: which one counts
+    would be a guess.
+    """
+    documents = yaml.load_all(text, Loader=SafeLoader)  # noqa: S506 - a safe loader
+    first = next(documents, None)
+    empty = 0
+    for document in documents:
+        if document is not None:
+            raise ValueError("more than one YAML document: only one mapping is read")
+        empty += 1
+    return first, empty
 
 
 def _text(value: object) -> str:

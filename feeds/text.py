@@ -8,7 +8,7 @@ import mimetypes
 import re
 import unicodedata
 from functools import lru_cache
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import nh3
 from markdown_it import MarkdownIt
@@ -167,8 +167,18 @@ _URL_SCHEMES = {"http", "https", "mailto"}
 
 def _keep_attribute(element: str, attribute: str, value: str) -> str | None:
     if element == "iframe" and attribute == "src":
+        value = _unwrapped_embed(value)
         return value if is_embed_url(value) else None
     return value
+
+
+def _unwrapped_embed(src: str) -> str:
+    """The player inside an Embedly wrapper (`cdn.embedly.com/widgets/media.html?src=...`),
+    as some sites embed YouTube; any other `src` as it is."""
+    parts = urlsplit(src.strip())
+    if parts.hostname == "cdn.embedly.com":
+        return parse_qs(parts.query).get("src", [""])[0]
+    return src
 
 
 def is_embed_url(url: str) -> bool:

@@ -165,7 +165,7 @@ class HubNotifier:
         while not self._new_variants.empty():
             selection, snapshot, now = self._new_variants.get()
             self._variants.add(selection)
-            self._remember(selection, snapshot, now)
+            self._remember(selection, snapshot, now, baseline=True)
 
     def changed_urls(self, snapshot: Snapshot, now: datetime) -> list[str]:
         """Public URLs of the feeds whose bytes differ from the last call's."""
@@ -180,18 +180,24 @@ class HubNotifier:
         gone = self._feeds.keys() - set(selections)  # a topic or provider that is gone
         for selection in gone:
             del self._feeds[selection]
+            for fmt in Format:  # should it come back, it is announced again
+                self._digests.pop((selection, fmt), None)
         return changed
 
-    def _remember(self, selection: Selection, snapshot: Snapshot, now: datetime) -> list[str]:
-        """Record what the feed says now; the URLs of the formats whose bytes changed
-        (none the first time a feed is seen: there is nothing to compare with)."""
+    def _remember(
+        self, selection: Selection, snapshot: Snapshot, now: datetime, baseline: bool = False
+    ) -> list[str]:
+        """Record what the feed says now; the URLs of the formats whose bytes changed.
+        A feed not seen before (a topic or provider whose first article arrived) is
+        a change too: subscribers may have been told of its URL already. With
+        `baseline`, a new feed is only learned (a filtered feed just served)."""
         try:
             feed = describe(snapshot, selection, self.settings, now)
         except UnknownFeed:
             return []
         if self._feeds.get(selection) == feed:
             return []  # same description, same bytes: nothing to render
-        known = selection in self._feeds
+        announce = not baseline or selection in self._feeds
         self._feeds[selection] = feed
         changed = []
         for fmt in Format:
@@ -199,7 +205,7 @@ class HubNotifier:
             digest = hashlib.blake2b(body, digest_size=16).digest()
             if self._digests.get((selection, fmt)) != digest:
                 self._digests[(selection, fmt)] = digest
-                if known:
+                if announce:
                     changed.append(feed.self_url(fmt))
         return changed
 

@@ -117,5 +117,6 @@ def test_golden_content_covers_what_it_should() -> None:
     ]
     video = items["Inside the PostgreSQL query planner in 12 minutes"]
     assert video["external_url"] == "https://www.youtube.com/watch?v=Qp7LanR2x0k"
-    assert 'src="https://www.youtube.com/embed/Qp7LanR2x0k"' in video["content_html"]
+    assert '<a href="https://www.youtube.com/watch?v=Qp7LanR2x0k"><img' in video["content_html"]
+    assert video["_media"][0]["player"] == "https://www.youtube.com/embed/Qp7LanR2x0k"
     assert "Release notes: Q&A, ]]> and other sharp edges" in items

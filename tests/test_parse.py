@@ -327,16 +327,23 @@ def test_secured_inside_related_provider_and_flow_front_matter_is_dropped():
 
 
 def test_related_is_deduplicated_capped_and_excludes_the_article_itself():
+    distinct = MAX_RELATED + 2
     entries = "".join(
-        f"  - title: Story {n}\n    webUrl: https://r.example/{n % 12}\n" for n in range(30)
+        f"  - title: Story {n}\n    webUrl: https://r.example/{n % distinct}\n"
+        for n in range(2 * distinct)
     )
     entries += "  - title: Self\n    webUrl: https://ex.com/me\n  - not a mapping\n"
-    article = article_of(
+    parsed = parse_file(
         "2024-01-01-a.md", front(f"title: T\nwebUrl: https://ex.com/me\nrelated:\n{entries}")
     )
-    urls = [item.url for item in article.related]
+    assert parsed.article is not None
+    urls = [item.url for item in parsed.article.related]
     assert urls == [f"https://r.example/{n}" for n in range(MAX_RELATED)]
-    assert [item.title for item in article.related[:2]] == ["Story 0", "Story 1"]
+    assert [item.title for item in parsed.article.related[:2]] == ["Story 0", "Story 1"]
+    # Over the cap is said, naming the field.
+    assert [(p.field, p.reason) for p in parsed.problems if p.field == "related"] == [
+        ("related", f"{2 * distinct + 2} listed: only the first {MAX_RELATED} stories kept")
+    ]
 
 
 def test_provider_given_as_a_name_gets_a_slug_of_the_name():

@@ -72,9 +72,16 @@ def test_topic_preview(server: FeedsServer, browser: Browser) -> None:
         "[...document.images].map(i => [i.getAttribute('loading'), i.width > 0, i.height > 0])"
     )
     assert images and all(image == ["lazy", True, True] for image in images)
-    # The page asked for nothing but itself and the articles' images.
+    # A video's still sits in a box of fixed shape, whatever the image's own.
+    assert (
+        browser.js("getComputedStyle(document.querySelector('a.poster img')).aspectRatio")
+        == "16 / 9"
+    )
+    # The page asked for nothing but itself, the articles' images and video stills.
     fetched = browser.js("performance.getEntriesByType('resource').map(e => e.name)")
-    assert all(name.startswith("https://images.example/") for name in fetched), fetched
+    assert fetched and all(
+        name.startswith(("https://images.example/", "https://i.ytimg.com/vi/")) for name in fetched
+    ), fetched
 
 
 def test_video_provider_preview(server: FeedsServer, browser: Browser) -> None:
@@ -88,12 +95,12 @@ def test_video_provider_preview(server: FeedsServer, browser: Browser) -> None:
         [
             "https://www.youtube.com/watch?v=Vt3kP9mLs2E",
             "Play the video: Profiling a slow web page with the Performance panel (9:45)",
-            "https://images.example/bytecast/performance-panel-thumb.jpg",
+            "https://i.ytimg.com/vi/Vt3kP9mLs2E/hqdefault.jpg",
         ],
         [
             "https://www.youtube.com/watch?v=Qp7LanR2x0k",
             "Play the video: Inside the PostgreSQL query planner in 12 minutes (12:30)",
-            "https://images.example/bytecast/query-planner-thumb.jpg",
+            "https://i.ytimg.com/vi/Qp7LanR2x0k/hqdefault.jpg",
         ],
     ]
     assert browser.js("document.querySelectorAll('iframe, video').length") == 0

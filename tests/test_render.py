@@ -32,6 +32,7 @@ NOW = datetime(2024, 6, 1, tzinfo=UTC)
 SCHEMA = json.loads((Path(__file__).parent / "jsonfeed-1.1.schema.json").read_text())
 ATOM = "{http://www.w3.org/2005/Atom}"
 CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
+DC = "http://purl.org/dc/elements/1.1/"
 ALL = Selection()
 
 
@@ -462,10 +463,21 @@ def iframes(fragment: str) -> list[str]:
     ]
 
 
+def poster_links(fragment: str) -> list[str]:
+    """The pages that poster images link to, in document order."""
+    tree = lxml.html.fromstring(f"<div>{fragment}</div>")
+    return [anchor.get("href") for anchor in tree.iter("a") if anchor.find("img") is not None]
+
+
+def text_links(fragment: str) -> list[str]:
+    tree = lxml.html.fromstring(f"<div>{fragment}</div>")
+    return [anchor.get("href") for anchor in tree.iter("a") if anchor.find("img") is None]
+
+
 @FORMATS
-def test_only_allow_listed_iframes_survive(tmp_path: Path, fmt: Format) -> None:
+def test_allow_listed_players_become_posters_and_others_vanish(tmp_path: Path, fmt: Format) -> None:
     embed = (
-        '<iframe src="https://www.youtube.com/embed/abc" width="560" height="315" allowfullscreen>'
+        '<iframe src="https://www.youtube.com/embed/abcdefghijk" width="560" allowfullscreen>'
         '</iframe><iframe src="https://evil.example/embed/1"></iframe>'
         '<iframe src="http://www.youtube.com/embed/plain-http"></iframe>'
         '<iframe src="https://www.youtube.com.evil.example/embed/x"></iframe>'
@@ -487,11 +499,18 @@ def test_only_allow_listed_iframes_survive(tmp_path: Path, fmt: Format) -> None:
         '<iframe src="//www.youtube.com/embed/protocol-relative"></iframe>',
     )
     video, page = item_html(load(tmp_path), fmt)
-    assert iframes(video) == [
-        "https://www.youtube.com/embed/abc",
-        "https://player.vimeo.com/video/1",
+    assert iframes(video) == iframes(page) == []
+    # YouTube: its own still; Vimeo: the article has no image, so a text link only.
+    assert poster_links(video) == ["https://www.youtube.com/watch?v=abcdefghijk"]
+    assert "https://i.ytimg.com/vi/abcdefghijk/hqdefault.jpg" in video
+    assert text_links(video) == [
+        "https://www.youtube.com/watch?v=abcdefghijk",
+        "https://vimeo.com/1",
     ]
-    assert iframes(page) == ["https://www.loom.com/embed/2"]
+    assert text_links(page) == ["https://www.loom.com/share/2"]
+    for fragment in (video, page):
+        assert "evil.example" not in fragment and "ads.example" not in fragment
+        assert "plain-http" not in fragment and "protocol-relative" not in fragment
 
 
 @FORMATS
@@ -551,11 +570,16 @@ def test_original_url_only_when_it_differs(tmp_path: Path, fmt: Format) -> None:
             for e in parsed["items"]
         ]
     else:
-        source = "{http://purl.org/dc/elements/1.1/}source"
+        # One source element per item (W3C): <source> names the provider feed,
+        # the original is an atom:link rel="via", as in Atom; never dc:source.
+        items = list(lxml.etree.fromstring(body).iter("item"))
+        assert not any(item.find(f"{{{DC}}}source") is not None for item in items)
         got = [
-            (item.findtext("link"), item.findtext(source))
-            for item in lxml.etree.fromstring(body).iter("item")
-        ]
+            (item.findtext("link"),
+             next((link.get("href") for link in item.iter(f"{ATOM}link")
+                   if link.get("rel") == "via"), None))
+            for item in items
+        ]  # fmt: skip
     assert got == [
         ("https://news.example/same", None),
         ("https://news.example/other", "https://origin.example/other"),

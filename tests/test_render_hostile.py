@@ -325,7 +325,11 @@ def test_what_survives_and_what_does_not(snapshot: Snapshot) -> None:
     assert related["title"].startswith("Rel ]]> alert(1)")
     assert "date_published" not in related  # "not a date" is dropped, not an error
     html = every["content_html"]
-    assert 'src="https://www.youtube.com/embed/abc123"' in html  # an allow-listed embed stays
+    # An allow-listed embed becomes a poster linking to the video, its player in _media.
+    assert '<a href="https://www.youtube.com/watch?v=abc123"><img' in html
+    assert [video["player"] for video in every["_media"]] == [
+        "https://www.youtube.com/embed/abc123"
+    ]
     assert "evil.example" not in html and "<form" not in html and "<svg" not in html
     assert 'src="https://img.example/ok.png"' in html
     assert "body{}" not in html, "style content is dropped, not shown"

@@ -335,6 +335,40 @@ def test_hub_gets_one_ping_per_changed_feed_url_and_no_other(
     assert unchanged not in {a.url for a in attempts}
 
 
+def test_a_feed_that_appears_is_announced_like_a_changed_one(
+    feeds_server: Any, content_copy: Path, hub: HubStandIn
+) -> None:
+    """The first article of a new topic and a new provider: their feed URLs start
+    to exist, and the hub hears of them as of the all feed."""
+    server = start(feeds_server, content_copy, hub)
+    settle(server, hub, content_copy)
+    base = server.base_url
+    new_feeds = {
+        *(f"{base}/feeds/topics/quantum-widgets.{fmt}" for fmt in FORMATS),
+        *(f"{base}/feeds/providers/newwire.example.{fmt}" for fmt in FORMATS),
+    }
+    for url in new_feeds:
+        assert get(server, url.removeprefix(base)).status_code == 404, "premise: not there yet"
+    mark = len(hub.received())
+    generation = get(server, "/readyz").json()["generation"]
+    write_article(
+        content_copy,
+        "_news/websub-first-of-its-kind.md",
+        article("First of its kind", "first", "Quantum Widgets", ("New Wire", "newwire.example"),
+                "article"),
+    )  # fmt: skip
+    wait_for(
+        lambda: get(server, "/readyz").json()["generation"] > generation, "the server to reload"
+    )
+    for url in new_feeds:
+        response = get(server, url.removeprefix(base))
+        assert response.status_code == 200 and b"First of its kind" in response.content
+    expected = new_feeds | {f"{base}/feeds/all.{fmt}" for fmt in FORMATS}
+    wait_for(lambda: expected <= set(hub.published(mark)), "pings for the new feeds")
+    time.sleep(0.5)  # any stray ping would have come by now
+    assert Counter(hub.published(mark)) == Counter(expected), "each URL once, no other"
+
+
 def test_a_failing_hub_is_retried_with_growing_delays(
     feeds_server: Any, content_copy: Path, hub: HubStandIn
 ) -> None:

@@ -22,14 +22,17 @@ from feedgen.util import xml_elem  # type: ignore[import-untyped]
 from feeds import __version__
 from feeds.feed import Feed, Format
 from feeds.text import xml_safe
+from feeds.video import Video
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
 TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"  # RFC 6721
+MEDIA_NS = "http://search.yahoo.com/mrss/"  # Media RSS
 
 
 class EntryLinks(BaseEntryExtension):  # type: ignore[misc]
-    """Atom entry `<link>` elements with all their attributes."""
+    """Atom entry `<link>` elements with all their attributes (`atom:link` in an
+    RSS item)."""
 
     def __init__(self) -> None:
         self.links: list[dict[str, str]] = []
@@ -44,8 +47,29 @@ class EntryLinks(BaseEntryExtension):  # type: ignore[misc]
             xml_elem("link", entry, **link)
         return entry
 
+    def extend_rss(self, item: Any) -> Any:
+        for link in self.links:
+            xml_elem(f"{{{ATOM_NS}}}link", item, **link)
+        return item
+
+
+class EntryVideos(BaseEntryExtension):  # type: ignore[misc]
+    """Media RSS for an item's videos, the same in RSS and Atom: one
+    `media:content medium="video"` each, with its player, title and thumbnail."""
+
+    def __init__(self) -> None:
+        self.videos: tuple[Video, ...] = ()
+
     def extend_rss(self, entry: Any) -> Any:
+        for video in self.videos:
+            content = xml_elem(f"{{{MEDIA_NS}}}content", entry, url=video.player, medium="video")
+            xml_elem(f"{{{MEDIA_NS}}}player", content, url=video.player)
+            xml_elem(f"{{{MEDIA_NS}}}title", content).text = xml_safe(video.title)
+            if video.thumbnail:
+                xml_elem(f"{{{MEDIA_NS}}}thumbnail", content, url=video.thumbnail)
         return entry
+
+    extend_atom = extend_rss
 
 
 class FeedExtras(BaseExtension):  # type: ignore[misc]
@@ -55,6 +79,7 @@ class FeedExtras(BaseExtension):  # type: ignore[misc]
         self.rss_links: list[dict[str, str]] = []  # atom:link elements of the channel
         self.archive = False  # this document is an archive page (fh:archive)
         self.deleted: list[tuple[str, str]] = []  # (entry id, when) for at:deleted-entry
+        self.media = False  # some entry has videos (media:content)
 
     def extend_ns(self) -> dict[str, str]:
         namespaces = {}
@@ -62,6 +87,8 @@ class FeedExtras(BaseExtension):  # type: ignore[misc]
             namespaces["fh"] = HISTORY_NS
         if self.deleted:
             namespaces["at"] = TOMBSTONES_NS
+        if self.media:
+            namespaces["media"] = MEDIA_NS
         return namespaces
 
     def extend_rss(self, rss: Any) -> Any:
@@ -95,8 +122,10 @@ def new_generator(feed: Feed) -> tuple[FeedGenerator, FeedExtras]:
     if feed.logo:
         generator.logo(feed.logo)
     generator.register_extension("extras", FeedExtras, BaseEntryExtension)
+    generator.register_extension("videos", BaseExtension, EntryVideos)
     extras: FeedExtras = generator.extras
     extras.archive = feed.is_archive
+    extras.media = any(item.videos for item in feed.items)
     return generator, extras
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from feedgen.feed import FeedGenerator  # type: ignore[import-untyped]
 
 from feeds.feed import Feed, FeedItem, Format
-from feeds.render._feedgen import EntryLinks, history_links, new_generator
+from feeds.render._feedgen import EntryLinks, EntryVideos, history_links, new_generator
 
 
 def render_atom(feed: Feed) -> bytes:
@@ -52,3 +52,5 @@ def _add_entry(generator: FeedGenerator, item: FeedItem, feed: Feed) -> None:
         links.add(image.url, "enclosure", type=image.media_type, length=0)
     for related in article.related:
         links.add(related.url, "related", type="text/html", title=related.title)
+    videos: EntryVideos = entry.videos
+    videos.videos = item.videos

@@ -8,13 +8,14 @@ import math
 from feedgen.feed import FeedGenerator  # type: ignore[import-untyped]
 
 from feeds.feed import Feed, FeedItem, Format
-from feeds.render._feedgen import history_links, new_generator
+from feeds.render._feedgen import EntryLinks, EntryVideos, history_links, new_generator
 
 
 def render_rss(feed: Feed) -> bytes:
     generator, extras = new_generator(feed)
     generator.load_extension("media", atom=False, rss=True)
     generator.load_extension("dc", atom=False, rss=True)
+    generator.register_extension("links", EntryLinks, EntryLinks, atom=False, rss=True)
     generator.link(href=feed.self_url(Format.RSS), rel="self")
     generator.link(href=feed.home_url, rel="alternate")  # the channel <link>: the last one
     extras.rss_links = history_links(feed, Format.RSS)
@@ -44,7 +45,10 @@ def _add_item(generator: FeedGenerator, item: FeedItem, feed: Feed) -> None:
         entry.dc.dc_creator(item.provider.name)  # RSS <author> must be an e-mail address
         entry.source(url=item.provider_feed_url, title=item.provider.name)
     if article.original_url:
-        entry.dc.dc_source(article.original_url)
+        # Not dc:source: an item with both <source> and dc:source says one thing
+        # twice (W3C validator). The original as in Atom: a "via" link.
+        links: EntryLinks = entry.links
+        links.add(article.original_url, "via")
     for topic in item.topics:
         entry.category(term=topic.name, scheme=f"{feed.base_url}/feeds/topics/{topic.slug}.rss")
     if article.images:
@@ -60,3 +64,5 @@ def _add_item(generator: FeedGenerator, item: FeedItem, feed: Feed) -> None:
                     height=str(image.height),
                     group=None,
                 )
+    videos: EntryVideos = entry.videos
+    videos.videos = item.videos
