@@ -6,16 +6,20 @@ snapshot and the renderers; the HTTP routes and the static export both call it.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import html
 import re
+import sys
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from functools import lru_cache
 from itertools import islice, pairwise, takewhile
 from urllib.parse import urlencode
+
+from cachetools import LRUCache
 
 from feeds.errors import BadParameter, UnknownFeed
 from feeds.model import Article, Provider, Retraction, Topic
@@ -494,7 +498,7 @@ def _item(snapshot: Snapshot, article: Article, base: str) -> FeedItem:
 def content_html(article: Article) -> str:
     """The item's HTML: excerpt, embed or first image, body, and a "Related" list,
     so that readers that ignore links and enclosures still show them all."""
-    return _cached_html(_HtmlOf(article))
+    return HTML_CACHE.get(_HtmlOf(article))
 
 
 class _HtmlOf:
@@ -522,18 +526,45 @@ class _HtmlOf:
 
 
 # The same article shows in several feeds (all, its topics, its provider, their
-# archive pages), each in three formats: its HTML is made once.
-@lru_cache(maxsize=16384)
-def _cached_html(of: _HtmlOf) -> str:
-    return _compose_html(of.article)
+# archive pages, composed feeds), each in three formats: its HTML is made once,
+# and kept within its share of --cache-bytes (feeds/memory.py); renders run in
+# threads, hence the lock.
+class _HtmlCache:
+    ENTRY_OVERHEAD = 256  # bytes of an entry besides its string: key, links
+
+    def __init__(self, max_bytes: int) -> None:
+        self.resize(max_bytes)
+
+    def resize(self, max_bytes: int) -> None:
+        """Empty, and bounded to `max_bytes` from now on."""
+        self._lock = threading.Lock()
+        self._html: LRUCache[_HtmlOf, str] = LRUCache(
+            max_bytes, getsizeof=lambda html: sys.getsizeof(html) + self.ENTRY_OVERHEAD
+        )
+
+    def clear(self) -> None:
+        self.resize(int(self._html.maxsize))
+
+    def get(self, of: _HtmlOf) -> str:
+        with self._lock:
+            found = self._html.get(of)
+        if found is None:
+            found = _compose_html(of.article)
+            with self._lock, contextlib.suppress(ValueError):  # ValueError: over the bound
+                self._html[of] = found
+        return found
+
+
+HTML_CACHE = _HtmlCache(8 * 1024 * 1024)  # resized by the app to its share (feeds/memory.py)
 
 
 def _compose_html(article: Article) -> str:
     parts = []
     if article.summary:
         parts.append(f"<p>{html.escape(article.summary, quote=False)}</p>")
-    if article.featured_html:
-        parts.append(article.featured_html)
+    featured = article.featured_html
+    if featured:
+        parts.append(featured)
     elif article.images:
         image = article.images[0]
         size = "".join(
