@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
+from cachetools import LRUCache
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
@@ -33,6 +34,7 @@ from feeds.documents import INDEX_PATH, OPML_PATH, Document, build_feed, build_p
 from feeds.errors import BadParameter, ContentError, NotLoaded, UnknownFeed
 from feeds.feed import (
     FILTERS,
+    HTML_CACHE,
     Filters,
     Format,
     Kind,
@@ -42,6 +44,7 @@ from feeds.feed import (
     parse_selection,
 )
 from feeds.loader import ContentLoader
+from feeds.memory import Shares, configure_allocator
 from feeds.metrics import CONTENT_TYPE as METRICS_TYPE
 from feeds.metrics import Metrics
 from feeds.settings import Settings
@@ -51,7 +54,7 @@ from feeds.websub import HubNotifier
 log = logging.getLogger("feeds.app")
 
 ALLOWED_QUERY = ("type", "limit", *FILTERS)  # others are ignored
-MAX_KNOWN_URLS = 10_000  # URLs the fast lane answers; past that, the usual way
+KNOWN_URL_OVERHEAD = 640  # bytes of a fast-lane entry besides its URL (measured: tracemalloc)
 
 
 class PreparedResponse(Response):
@@ -73,12 +76,19 @@ class FeedService:
         self.settings = settings
         self.loader = loader
         self.clock = clock
-        self.cache = RenderCache()
+        shares = Shares.of(settings.cache_bytes)
+        configure_allocator()
+        HTML_CACHE.resize(shares.html)
+        self.cache = RenderCache(shares.published, shares.composed)
         self.metrics = Metrics(loader, self.cache.stats)
         self.notifier: HubNotifier | None = None  # with a WebSub hub configured
         # (path, query string) -> what a request for it asks for, once a route has
         # answered it: the fast lane answers the next one from the cache directly.
-        self.known: dict[tuple[str, bytes], tuple[Selection | str, Format | Page | None]] = {}
+        # Least recently asked URLs go first, within their share of cache_bytes.
+        # Each entry: (selection or page path, format, the bytes the entry takes).
+        self.known: LRUCache[
+            tuple[str, bytes], tuple[Selection | str, Format | Page | None, int]
+        ] = LRUCache(shares.known_urls, getsizeof=lambda entry: entry[2])
 
     def snapshot(self) -> Snapshot:
         return self.loader.snapshot
@@ -113,9 +123,9 @@ class FeedService:
 
     def remember(self, scope: Scope) -> None:
         """Let the fast lane answer the next request for this URL."""
-        known = self.known
-        if len(known) < MAX_KNOWN_URLS:
-            known[(scope["path"], scope["query_string"])] = scope["feeds.asked"]
+        path, query = scope["path"], scope["query_string"]
+        asked, fmt = scope["feeds.asked"]
+        self.known[(path, query)] = (asked, fmt, len(path) + len(query) + KNOWN_URL_OVERHEAD)
 
     def fast_answer(self, scope: Scope) -> tuple[int, Headers, bytes] | None:
         """The answer to a GET or HEAD of a URL already answered, straight from the
@@ -123,7 +133,7 @@ class FeedService:
         known = self.known.get((scope["path"], scope["query_string"]))
         if known is None or not self.loader.loaded:
             return None
-        asked, fmt = known
+        asked, fmt, _ = known
         prepared = self.cache.peek(self.key(self.loader.snapshot, asked, fmt, self.clock()))
         if prepared is None:
             return None

@@ -6,16 +6,19 @@ snapshot and the renderers; the HTTP routes and the static export both call it.
 
 from __future__ import annotations
 
-import heapq
+import contextlib
 import html
 import re
+import sys
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from functools import lru_cache
 from itertools import islice, pairwise, takewhile
 from urllib.parse import urlencode
+
+from cachetools import LRUCache
 
 from feeds.errors import BadParameter, UnknownFeed
 from feeds.model import Article, Provider, Retraction, Topic
@@ -372,63 +375,60 @@ def archive_pages(
 
 
 def _candidates(snapshot: Snapshot, selection: Selection) -> Sequence[Article]:
-    """Every article of the feed's kind and slug, and of its topics= and providers=,
-    newest first, scheduled ones too. Walks the shortest of these lists, looking
-    the article up in the others."""
-    groups: list[Sequence[Article]] = []
+    """Every article of the feed's kind and slug, newest first, scheduled ones too.
+    For the all-feed asked for one topic or one provider, that one's articles:
+    the shortest list to walk (the filters still check every group)."""
     if selection.kind is Kind.TOPIC:
-        groups.append(snapshot.by_topic.get(selection.slug, ()))
-    elif selection.kind is Kind.PROVIDER:
-        groups.append(snapshot.by_provider.get(selection.slug, ()))
+        return snapshot.by_topic.get(selection.slug, ())
+    if selection.kind is Kind.PROVIDER:
+        return snapshot.by_provider.get(selection.slug, ())
+    singles = [group[0] for group in _groups(snapshot, selection) if len(group) == 1]
+    return min(singles, key=len) if singles else snapshot.articles
+
+
+def _groups(snapshot: Snapshot, selection: Selection) -> list[list[tuple[Article, ...]]]:
+    """The article lists of topics= (with sub-topics) and of providers=: an article
+    must be in one list of each group."""
+    groups = []
     if selection.topics:
         slugs = snapshot.with_subtopics(selection.topics)
-        groups.append(_union([snapshot.by_topic.get(slug, ()) for slug in slugs]))
+        groups.append([snapshot.by_topic.get(slug, ()) for slug in slugs])
     if selection.providers:
-        groups.append(_union([snapshot.by_provider.get(slug, ()) for slug in selection.providers]))
-    if not groups:
-        return snapshot.articles
-    groups.sort(key=len)
-    shortest, others = groups[0], [{id(article) for article in group} for group in groups[1:]]
-    if not others:
-        return shortest
-    return [article for article in shortest if all(id(article) in other for other in others)]
-
-
-def _union(groups: list[Sequence[Article]]) -> Sequence[Article]:
-    """The articles of any of `groups` (each in the snapshot's order), in that order."""
-    if len(groups) == 1:
-        return groups[0]
-    merged = heapq.merge(
-        *groups, key=lambda article: (article.published, article.source), reverse=True
-    )
-    union: list[Article] = []
-    for article in merged:
-        if not union or union[-1] is not article:
-            union.append(article)
-    return union
+        groups.append([snapshot.by_provider.get(slug, ()) for slug in selection.providers])
+    return groups
 
 
 def _filtered(
     snapshot: Snapshot, selection: Selection, articles: Iterable[Article]
 ) -> Iterator[Article]:
-    """Those of `articles` (newest first) that pass the type, since, q and exclude filters."""
+    """Those of `articles` (newest first) that pass the filters of the query string,
+    lazily: a feed takes only its newest few."""
     if selection.since is not None:
-        start = datetime(
-            selection.since.year, selection.since.month, selection.since.day, tzinfo=UTC
-        )
+        since = selection.since
+        start = datetime(since.year, since.month, since.day, tzinfo=UTC)
         articles = takewhile(lambda article: article.published >= start, articles)
     if selection.type:
         articles = (article for article in articles if article.type == selection.type)
-    words, exclude = selection.words, selection.exclude
-    if words or exclude:
-        text = snapshot.search_text
-        articles = (
-            article
-            for article in articles
-            if all(f" {word} " in text(article) for word in words)
-            and not any(f" {word} " in text(article) for word in exclude)
-        )
+    for group in _groups(snapshot, selection):
+        articles = _members(articles, {id(article) for part in group for article in part})
+    if selection.words or selection.exclude:
+        articles = _mentioning(snapshot, selection, articles)
     return iter(articles)
+
+
+def _members(articles: Iterable[Article], members: set[int]) -> Iterator[Article]:
+    return (article for article in articles if id(article) in members)
+
+
+def _mentioning(
+    snapshot: Snapshot, selection: Selection, articles: Iterable[Article]
+) -> Iterator[Article]:
+    """Those with every word of q= and none of exclude= in their title or excerpt."""
+    wanted = [snapshot.mentioning(word) for word in selection.words]
+    unwanted = [snapshot.mentioning(word) for word in selection.exclude]
+    for article in articles:
+        if all(has(article) for has in wanted) and not any(has(article) for has in unwanted):
+            yield article
 
 
 def _filters_said(snapshot: Snapshot, selection: Selection) -> str:
@@ -518,7 +518,7 @@ def content_html(article: Article) -> tuple[str, tuple[Video, ...]]:
     """The item's HTML: excerpt, video posters or first image, body, and a
     "Related" list, so that readers that ignore links and enclosures still show
     them all; and the videos its posters stand for, in document order."""
-    return _cached_html(_HtmlOf(article))
+    return HTML_CACHE.get(_HtmlOf(article))
 
 
 class _HtmlOf:
@@ -549,10 +549,43 @@ class _HtmlOf:
 
 
 # The same article shows in several feeds (all, its topics, its provider, their
-# archive pages), each in three formats: its HTML is made once.
-@lru_cache(maxsize=16384)
-def _cached_html(of: _HtmlOf) -> tuple[str, tuple[Video, ...]]:
-    return _compose_html(of.article)
+# archive pages, composed feeds), each in three formats: its HTML is made once,
+# and kept within its share of --cache-bytes (feeds/memory.py); renders run in
+# threads, hence the lock.
+class _HtmlCache:
+    ENTRY_OVERHEAD = 256  # bytes of an entry besides its string: key, links
+    VIDEO_SIZE = 512  # bytes of a Video: four short strings
+
+    def __init__(self, max_bytes: int) -> None:
+        self.resize(max_bytes)
+
+    def resize(self, max_bytes: int) -> None:
+        """Empty, and bounded to `max_bytes` from now on."""
+        self._lock = threading.Lock()
+        self._html: LRUCache[_HtmlOf, tuple[str, tuple[Video, ...]]] = LRUCache(
+            max_bytes, getsizeof=self._size
+        )
+
+    def _size(self, entry: tuple[str, tuple[Video, ...]]) -> int:
+        html, videos = entry
+        return sys.getsizeof(html) + self.ENTRY_OVERHEAD + self.VIDEO_SIZE * len(videos)
+
+    def clear(self) -> None:
+        self.resize(int(self._html.maxsize))
+
+    def get(self, of: _HtmlOf) -> tuple[str, tuple[Video, ...]]:
+        with self._lock:
+            found = self._html.get(of)
+        if found is None:
+            found = _compose_html(of.article)
+            with self._lock, contextlib.suppress(ValueError):  # ValueError: over the bound
+                self._html[of] = found
+        return found
+
+
+HTML_CACHE = _HtmlCache(
+    256 * 1024 * 1024
+)  # feeds build's; the server sets its share (feeds/memory.py)
 
 
 def _compose_html(article: Article) -> tuple[str, tuple[Video, ...]]:

@@ -223,10 +223,10 @@ def _nesting_depth(fragment: str) -> int:
 _IFRAME_WITHOUT_SRC = re.compile(r"<iframe(?![^>]*\bsrc=)[^>]*>\s*</iframe>")
 
 
-@lru_cache(maxsize=4096)
 def sanitize_html(fragment: str) -> str:
     """HTML fit for a feed: no script, no event handler, no javascript: URL,
-    iframes only from the allow-listed video hosts."""
+    iframes only from the allow-listed video hosts. Not cached here: an article's
+    whole HTML is (feeds.feed.HTML_CACHE), within its share of --cache-bytes."""
     if not fragment:
         return ""
     if _nesting_depth(fragment) > MAX_NESTING:
@@ -251,7 +251,6 @@ def _markdown() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": True, "linkify": False})
 
 
-@lru_cache(maxsize=4096)
 def markdown_to_html(source: str) -> str:
     """Markdown body to sanitized HTML."""
     if not source.strip():

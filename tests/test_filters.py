@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import quote
 
 import feedparser
 import pytest
-from conftest import BUNDLED_CONTENT, expected_corpus
+from conftest import BUNDLED_CONTENT, expected_corpus, write_article
 from starlette.testclient import TestClient
 from test_app import BASE, PROVIDERS, TOPICS, make_app
 
@@ -279,3 +280,41 @@ def test_archive_pages_take_no_filter(client: TestClient) -> None:
     response = client.get("/feeds/all/archive/1.rss?topics=cloud")
     assert response.status_code == 400
     assert response.text == "bad parameter topics: archive pages take none\n"
+
+
+def test_words_found_alike_whether_rare_or_in_most_articles(tmp_path: Path) -> None:
+    """A word in most articles is looked for article by article, a rare one by a scan
+    of them all (feeds.snapshot.COMMON_WORD): both give the same answer."""
+    count = 700
+    for number in range(count):
+        words = "common" + (" rare" if number % 100 == 7 else "") + (" odd" if number % 2 else "")
+        write_article(
+            tmp_path,
+            f"_news/2026-01-01-note-{number}.md",
+            {
+                "title": f"Note {number}: {words}",
+                "excerpt": "Commonplace text." if number % 3 else "Common-ish text.",
+                "webUrl": f"https://example.org/{number}",
+                "publishedDateTime": f"2026-01-01T00:{number // 60:02d}:{number % 60:02d}Z",
+            },
+        )
+    newest_first = list(range(count - 1, -1, -1))
+    with TestClient(make_app(tmp_path)) as client:
+
+        def numbers(query: str) -> list[int]:
+            found = links(client, f"/feeds/all.json?{query}&limit=200")
+            return [int(link.rsplit("/", 1)[1]) for link in found]
+
+        check(numbers, newest_first)
+
+
+def check(numbers: Callable[[str], list[int]], newest_first: list[int]) -> None:
+    assert numbers("q=common") == newest_first[:200]
+    assert numbers("q=rare") == [n for n in newest_first if n % 100 == 7]
+    assert (
+        numbers("q=common+odd&exclude=rare")
+        == [n for n in newest_first if n % 2 and n % 100 != 7][:200]
+    )
+    assert numbers("q=rare&exclude=odd") == [n for n in newest_first if n % 100 == 7 and not n % 2]
+    assert numbers("exclude=common") == []
+    assert numbers("q=commonplace") == [n for n in newest_first if n % 3][:200]
