@@ -252,3 +252,24 @@ def test_hostile_content_stays_inert_in_previews(tmp_path: Path) -> None:
                     assert not name.startswith("on"), (href, tag, name)
                     assert not value.lower().lstrip().startswith("javascript:"), (href, value)
             assert len(page.all("style")) == 1
+
+
+def test_index_without_javascript_lists_every_feed_and_hides_the_tools(
+    client: TestClient,
+) -> None:
+    """Search and builder need the page's script: without it they stay hidden (and
+    say so), and the list of feeds with its links is the whole page."""
+    body = client.get("/").text
+    index = parse(body.encode())
+    assert index.all("search", id="find", hidden="")
+    assert index.all("form", id="builder", hidden="")
+    assert "<noscript><p>The feed builder needs JavaScript." in body
+    # Every control of the builder has a label.
+    labelled = {label["for"] for label in index.all("label") if "for" in label}
+    for control in ("find-feed", "build-type", "build-q", "build-exclude", "build-since"):
+        assert control in labelled, control
+    boxes = index.all("input", type="checkbox")
+    assert {box["name"] for box in boxes} == {"topics", "providers"} and len(boxes) == 10
+    # The builder writes URLs in the order of the server's canonical form.
+    order = index.all("form", id="builder")[0]["data-order"]
+    assert order == "type,limit,topics,providers,q,exclude,since"
