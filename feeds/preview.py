@@ -25,13 +25,14 @@ nav.crumbs { font-size: .9rem; } .subscribe { margin: 1rem 0 2rem; padding: .75r
 button { font: inherit; font-size: .85rem; padding: .1rem .6rem; cursor: pointer;
   border: 1px solid var(--accent); border-radius: .3rem; background: none; color: inherit; }
 ol.items { list-style: none; padding: 0; }
-ol.items > li { display: grid; grid-template-columns: 12rem 1fr; gap: 1rem;
+ol.items > li { display: grid; grid-template-columns: 12rem 1fr; gap: 1rem; align-items: start;
   padding: 1rem 0; border-bottom: 1px solid var(--line); }
 ol.items > li.text-only { grid-template-columns: 1fr; }
 ol.items h2 { font-size: 1.15rem; margin: 0 0 .25rem; border: 0; }
-.thumb img, .poster img { width: 12rem; height: auto; border-radius: .3rem; display: block; }
-.poster img { aspect-ratio: 16 / 9; object-fit: cover; }
-.poster { position: relative; display: block; color: #fff; }
+.thumb img, .poster img { width: 12rem; height: auto; border-radius: .3rem; display: block;
+  aspect-ratio: 16 / 9; object-fit: cover; background: var(--line); }
+.poster { position: relative; display: block; width: 12rem; aspect-ratio: 16 / 9;
+  overflow: hidden; color: #fff; } .poster img { width: 100%; height: 100%; }
 .poster .play { position: absolute; left: .5rem; bottom: .5rem; background: #000c;
   padding: .1rem .5rem; border-radius: .3rem; font-size: .85rem; }
 .meta { color: var(--muted); font-size: .9rem; margin: 0; }
