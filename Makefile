@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck interop container-test scale-test bench clean
+.PHONY: run test lint typecheck interop lighthouse container-test scale-test bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ run: $(STAMP)
 
 ## Set up, then run the test suite (lint and type checks included)
 test: $(STAMP)
-	$(BIN)/ruff check feeds tests bench
+	$(BIN)/ruff check feeds tests bench tools
 	$(BIN)/mypy feeds
 	$(BIN)/pytest
 
@@ -28,14 +28,14 @@ interop: $(STAMP)
 	$(BIN)/python tests/interop/run.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check feeds tests bench
-	$(BIN)/ruff format --check feeds tests bench
+	$(BIN)/ruff check feeds tests bench tools
+	$(BIN)/ruff format --check feeds tests bench tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy feeds
 
 clean:
-	rm -rf $(VENV) build *.egg-info bench/corpora bench/out tests/artifacts tests/interop/node_modules
+	rm -rf $(VENV) build *.egg-info bench/corpora bench/out tests/artifacts tests/interop/node_modules tools/lighthouse/node_modules
 
 ## Lint the Dockerfile and manifests, build the image with podman, run and probe it
 container-test: $(STAMP)
@@ -48,3 +48,15 @@ scale-test: $(STAMP)
 ## The benchmark table (serving, rendering, loading, export) against references
 bench: $(STAMP)
 	bash bench/run.sh
+
+# Lighthouse, pinned with its whole tree (package-lock.json), in the project's own folder.
+# npm install, not npm ci: npm 11's ci refuses this lock over a peer dependency it
+# resolves differently (third-party-web); install keeps to the locked versions.
+LIGHTHOUSE := tools/lighthouse/node_modules/.bin/lighthouse
+$(LIGHTHOUSE): tools/lighthouse/package.json tools/lighthouse/package-lock.json
+	cd tools/lighthouse && npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+## Lighthouse on the index and preview pages with Debian's Chromium: every score >= 0.95
+lighthouse: $(STAMP) $(LIGHTHOUSE)
+	CHROME_PATH=$${CHROME_PATH:-/usr/bin/chromium} $(BIN)/python tools/lighthouse/run.py

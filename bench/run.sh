@@ -14,6 +14,8 @@
 #   load    bench_load.py    real, 10k, 100k corpora vs CSafeLoader alone; change→snapshot
 #           table.py ref-memory   the CSafeLoader reference's memory
 #   export  export_peers.sh  feeds build vs Hugo and Jekyll + jekyll-feed
+#   composed bench_composed.py  10k: composed feeds asked uncached, then cached
+#   memory  bench_memory.py  10k: a worker's peak RSS under random composed URLs (wrk)
 #
 # The feeds/ package is copied at the start (bench/out/run/code/) and put first on
 # PYTHONPATH, so every step measures the same code even while feeds/ is being
@@ -197,6 +199,19 @@ else
         "bench/export_peers.sh or bench/bench_export.py missing or not runnable" \
         >>"$RUN/steps.tsv"
     say "export: skipped (bench/export_peers.sh or bench/bench_export.py not runnable)"
+fi
+
+# Composed feeds: latency uncached and cached, and a worker's memory under them.
+if ((quick)); then
+    step composed $PY bench/bench_composed.py --content bench/corpora/10k --queries 100 \
+        --out "$RUN/composed.json"
+    step memory $PY bench/bench_memory.py --content bench/corpora/10k --workers "$CORES" \
+        --duration 10 --out "$RUN/memory.json"
+else
+    step composed $PY bench/bench_composed.py --content bench/corpora/10k --queries 500 \
+        --out "$RUN/composed.json"
+    step memory $PY bench/bench_memory.py --content bench/corpora/10k --workers "$CORES" \
+        --duration 90 --out "$RUN/memory.json"
 fi
 
 # ---- the table ----

@@ -394,11 +394,60 @@ def export_rows(summary: Summary, inputs: Inputs) -> None:
             )
 
 
+def composed_rows(summary: Summary, inputs: Inputs) -> None:
+    result = inputs.json("composed.json")
+    uncached, cached = result["uncached_ms"], result["cached_ms"]
+    target = result["target_p99_ms"]
+    summary.notes.append(
+        f"Composed feeds: {result['queries']} different composed feeds of "
+        f"`{result['content']}` (e.g. `{result['examples'][0]}`), each asked twice in a row, "
+        "one request at a time, one worker, gzip: the first answer is a render, the second "
+        f"comes from the cache. The snapshot's first search (its word index) took "
+        f"{result['first_search_ms']:.0f} ms, before the timing. Full figures: "
+        f"`{inputs.shown('composed.json')}`."
+    )
+    summary.add(
+        "5 composed feeds",
+        "not yet cached (rendered): p50, p99",
+        f"p50 {uncached['p50']:.1f} ms, p99 {uncached['p99']:.1f} ms",
+        f"cached: p50 {cached['p50']:.1f} ms, p99 {cached['p99']:.1f} ms",
+        f"{uncached['p99'] / cached['p99']:.0f}× (p99)",
+        f"p99 ≤ {target:.0f} ms",
+        verdict(uncached["p99"] <= target),
+    )
+
+
+def memory_rows(summary: Summary, inputs: Inputs) -> None:
+    result = inputs.json("memory.json")
+    mib = 1024 * 1024
+    summary.notes.append(
+        f"Memory: `feeds serve --workers {result['workers']} --cache-bytes "
+        f"{result['cache_bytes']}` on `{result['content']}`, wrk -c{result['connections']} for "
+        f"{result['duration']:g} s ({result['requests']} requests) of random feeds, formats, "
+        "limit=, type=, unknown parameters and composed filters; each worker's RSS read from "
+        "/proc every 50 ms. Budget: RSS once loaded + --cache-bytes + "
+        f"{result['overhead_bytes'] // mib} MiB (feeds/memory.py OVERHEAD_BYTES). Full "
+        f"figures: `{inputs.shown('memory.json')}`."
+    )
+    for number, worker in enumerate(result["per_worker"], 1):
+        summary.add(
+            "6 memory",
+            f"worker {number}: peak RSS under random composed URLs",
+            f"{worker['peak'] / mib:.0f} MiB (loaded {worker['loaded'] / mib:.0f} MiB)",
+            f"budget: {worker['budget'] / mib:.0f} MiB",
+            f"{worker['peak'] / worker['budget']:.2f}",
+            "≤ loaded + cache + overhead",
+            verdict(worker["within"]),
+        )
+
+
 SECTIONS = (
     ("serve", "1 serving", serve_rows),
     ("render", "2 rendering", render_rows),
     ("load", "3 loading", load_rows),
     ("export", "4 export", export_rows),
+    ("composed", "5 composed feeds", composed_rows),
+    ("memory", "6 memory", memory_rows),
 )
 
 

@@ -2,9 +2,9 @@
 
 Readers subscribe to these URLs for years, so the routes are a public contract:
 
-    /feeds/all.{rss,atom,json}
-    /feeds/topics/{slug}.{rss,atom,json}
-    /feeds/providers/{slug}.{rss,atom,json}
+    /feeds/all.{rss,atom,json,html,opml}
+    /feeds/topics/{slug}.{rss,atom,json,html,opml}
+    /feeds/providers/{slug}.{rss,atom,json,html,opml}
     /  /opml.xml  /healthz  /readyz  /metrics
 """
 
@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
+from cachetools import LRUCache
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
@@ -31,8 +32,19 @@ from feeds.cache import RenderCache
 from feeds.conditional import Headers, Prepared, answer, prepare
 from feeds.documents import INDEX_PATH, OPML_PATH, Document, build_feed, build_page
 from feeds.errors import BadParameter, ContentError, NotLoaded, UnknownFeed
-from feeds.feed import Format, Kind, Selection, parse_selection
+from feeds.feed import (
+    FILTERS,
+    HTML_CACHE,
+    Filters,
+    Format,
+    Kind,
+    Page,
+    Selection,
+    check_names,
+    parse_selection,
+)
 from feeds.loader import ContentLoader
+from feeds.memory import Shares, configure_allocator
 from feeds.metrics import CONTENT_TYPE as METRICS_TYPE
 from feeds.metrics import Metrics
 from feeds.settings import Settings
@@ -41,8 +53,8 @@ from feeds.websub import HubNotifier
 
 log = logging.getLogger("feeds.app")
 
-ALLOWED_QUERY = {"type", "limit"}
-MAX_KNOWN_URLS = 10_000  # URLs the fast lane answers; past that, the usual way
+ALLOWED_QUERY = ("type", "limit", *FILTERS)  # others are ignored
+KNOWN_URL_OVERHEAD = 640  # bytes of a fast-lane entry besides its URL (measured: tracemalloc)
 
 
 class PreparedResponse(Response):
@@ -64,18 +76,25 @@ class FeedService:
         self.settings = settings
         self.loader = loader
         self.clock = clock
-        self.cache = RenderCache()
+        shares = Shares.of(settings.cache_bytes)
+        configure_allocator()
+        HTML_CACHE.resize(shares.html)
+        self.cache = RenderCache(shares.published, shares.composed)
         self.metrics = Metrics(loader, self.cache.stats)
         self.notifier: HubNotifier | None = None  # with a WebSub hub configured
         # (path, query string) -> what a request for it asks for, once a route has
         # answered it: the fast lane answers the next one from the cache directly.
-        self.known: dict[tuple[str, bytes], tuple[Selection | str, Format | None]] = {}
+        # Least recently asked URLs go first, within their share of cache_bytes.
+        # Each entry: (selection or page path, format, the bytes the entry takes).
+        self.known: LRUCache[
+            tuple[str, bytes], tuple[Selection | str, Format | Page | None, int]
+        ] = LRUCache(shares.known_urls, getsizeof=lambda entry: entry[2])
 
     def snapshot(self) -> Snapshot:
         return self.loader.snapshot
 
     def key(
-        self, snapshot: Snapshot, asked: Selection | str, fmt: Format | None, now: datetime
+        self, snapshot: Snapshot, asked: Selection | str, fmt: Format | Page | None, now: datetime
     ) -> Hashable:
         """The render cache's key: what was asked for, as of this snapshot and moment."""
         return (
@@ -104,9 +123,9 @@ class FeedService:
 
     def remember(self, scope: Scope) -> None:
         """Let the fast lane answer the next request for this URL."""
-        known = self.known
-        if len(known) < MAX_KNOWN_URLS:
-            known[(scope["path"], scope["query_string"])] = scope["feeds.asked"]
+        path, query = scope["path"], scope["query_string"]
+        asked, fmt = scope["feeds.asked"]
+        self.known[(path, query)] = (asked, fmt, len(path) + len(query) + KNOWN_URL_OVERHEAD)
 
     def fast_answer(self, scope: Scope) -> tuple[int, Headers, bytes] | None:
         """The answer to a GET or HEAD of a URL already answered, straight from the
@@ -114,7 +133,7 @@ class FeedService:
         known = self.known.get((scope["path"], scope["query_string"]))
         if known is None or not self.loader.loaded:
             return None
-        asked, fmt = known
+        asked, fmt, _ = known
         prepared = self.cache.peek(self.key(self.loader.snapshot, asked, fmt, self.clock()))
         if prepared is None:
             return None
@@ -141,20 +160,27 @@ def _selection(request: Request, kind: Kind, slug: str, settings: Settings) -> S
         if len(query.getlist(name)) > 1:
             raise BadParameter(name, "given more than once")
     page = request.path_params.get("page")
-    if page is not None and ("type" in query or "limit" in query):
-        raise BadParameter("type" if "type" in query else "limit", "archive pages take none")
+    given = [name for name in ALLOWED_QUERY if name in query]
+    if page is not None and given:
+        raise BadParameter(given[0], "archive pages take none")
+    filters = Filters(**{name: query.get(name) for name in FILTERS})
     return parse_selection(
-        kind.value, slug, query.get("type"), query.get("limit"), settings, page=page
+        kind.value, slug, query.get("type"), query.get("limit"), settings, page, filters
     )
+
+
+# A feed's formats, then its preview page and its OPML (not of archive pages).
+_VIEWS: dict[str, Format | Page] = {view.value: view for view in (*Format, *Page)}
 
 
 async def feed_route(request: Request) -> Response:
     service: FeedService = request.app.state.service
     params = request.path_params
-    try:
-        fmt = Format(params["format"])
-    except ValueError:
-        return _error(404, f"no such feed format: {params['format'][:20]!r} (rss, atom or json)")
+    fmt = _VIEWS.get(params["format"])
+    if fmt is None or (fmt is Page.OPML and "page" in params):
+        return _error(
+            404, f"no such feed format: {params['format'][:20]!r} (rss, atom, json, html or opml)"
+        )
     kind = Kind(params.get("kind", "all"))
     slug = params.get("slug", "")
     try:
@@ -170,6 +196,10 @@ async def feed_route(request: Request) -> Response:
         kind is Kind.PROVIDER and slug not in snapshot.providers
     ):
         return _error(404, f"no {kind.value[:-1]} {slug[:100]!r}")
+    try:
+        check_names(snapshot, selection)
+    except BadParameter as error:
+        return _error(400, f"bad parameter {error}")
     now = service.clock()
     key = service.key(snapshot, selection, fmt, now)
     try:

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from cachetools import LRUCache
-from starlette.concurrency import run_in_threadpool
 
 from feeds.conditional import Prepared
+from feeds.memory import trim
+
+# Renders run in their own two threads, never more: a render holds a whole feed's
+# objects (an lxml tree, the document, its compressed forms) until it is done, so
+# the memory a burst of different URLs takes grows with the renders running at
+# once, not with the requests waiting. Two keep both cores of a worker busy
+# (compression runs without the GIL) and the allocator's arenas few.
+RENDER_THREADS = 2
 
 
 @dataclass
@@ -18,26 +26,39 @@ class CacheStats:
     misses: int = 0
 
 
+TRIM_INTERVAL = 1.0  # seconds: freed memory goes back to the system at most this often
+
+
 @dataclass
 class RenderCache:
     """Prepared documents by key, bounded in bytes; one render per key at a time.
+
+    Two regions, each its own LRU: the published documents (plain feeds, pages)
+    and the composed ones (a query string), so that a burst of new composed URLs
+    never evicts the feeds every reader polls.
 
     Keys include the snapshot generation, so a new snapshot never serves an old
     document; `clear()` drops the old ones as soon as the snapshot changes.
     """
 
-    max_bytes: int = 64 * 1024 * 1024
+    published_bytes: int = 48 * 1024 * 1024
+    composed_bytes: int = 16 * 1024 * 1024
     stats: CacheStats = field(default_factory=CacheStats)
 
     def __post_init__(self) -> None:
-        self._prepared: LRUCache[Hashable, Prepared] = LRUCache(
-            maxsize=self.max_bytes, getsizeof=lambda prepared: prepared.size
+        self._renderers = ThreadPoolExecutor(RENDER_THREADS, thread_name_prefix="render")
+        self._published: LRUCache[Hashable, Prepared] = LRUCache(
+            maxsize=self.published_bytes, getsizeof=_size
+        )
+        self._composed: LRUCache[Hashable, Prepared] = LRUCache(
+            maxsize=self.composed_bytes, getsizeof=_size
         )
         self._pending: dict[Hashable, asyncio.Future[Prepared]] = {}
+        self._trimmed_at = 0.0
 
     def peek(self, key: Hashable) -> Prepared | None:
         """The cached document, or None: the fast lane of a request."""
-        prepared = self._prepared.get(key)
+        prepared = self._published.get(key) or self._composed.get(key)
         if prepared is not None:
             self.stats.hits += 1
         return prepared
@@ -47,8 +68,10 @@ class RenderCache:
         key: Hashable,
         build: Callable[[], Prepared],
         on_render: Callable[[Prepared], None] | None = None,
+        composed: bool = False,
     ) -> Prepared:
-        """The document for `key`, rendered in a worker thread if needed.
+        """The document for `key`, rendered in a render thread if needed, kept in
+        the composed region when `composed`.
 
         Concurrent requests for a document being rendered wait for that one render.
         """
@@ -60,25 +83,41 @@ class RenderCache:
             self.stats.hits += 1
             return await asyncio.shield(pending)
         self.stats.misses += 1
-        future: asyncio.Future[Prepared] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Prepared] = loop.create_future()
         self._pending[key] = future
         try:
-            prepared = await run_in_threadpool(build)
+            prepared = await loop.run_in_executor(self._renderers, build)
         except BaseException as error:
             future.set_exception(error)
             future.exception()  # retrieved here, so an unawaited future never warns
             raise
         finally:
             del self._pending[key]
-        if prepared.size < self.max_bytes:
-            self._prepared[key] = prepared
+        region = self._composed if composed else self._published
+        if prepared.size < region.maxsize:
+            region[key] = prepared
         future.set_result(prepared)
         if on_render is not None:
             on_render(prepared)
+        if loop.time() - self._trimmed_at > TRIM_INTERVAL:
+            self._trimmed_at = loop.time()
+            loop.run_in_executor(self._renderers, trim)
         return prepared
 
     def clear(self) -> None:
-        self._prepared.clear()
+        self._published.clear()
+        self._composed.clear()
+        self._renderers.submit(trim)
 
     def __len__(self) -> int:
-        return len(self._prepared)
+        return len(self._published) + len(self._composed)
+
+    @property
+    def size(self) -> int:
+        """Bytes held, as counted against the bounds."""
+        return int(self._published.currsize + self._composed.currsize)
+
+
+def _size(prepared: Prepared) -> int:
+    return prepared.size

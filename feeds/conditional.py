@@ -118,6 +118,7 @@ def _matches(etag: str, if_none_match: str) -> bool:
 # ---- a document ready to answer with: its headers built once, not per request ----
 
 Headers = list[tuple[bytes, bytes]]
+PREPARED_OVERHEAD = 4096  # bytes of a Prepared besides its bodies
 IMMUTABLE_AGE = 365 * 24 * 3600  # a full archive page never changes
 
 
@@ -133,8 +134,10 @@ class Prepared:
 
     @property
     def size(self) -> int:
+        """Bytes it holds: its three bodies, and its headers and objects (measured
+        with tracemalloc: about 3.5 KiB, with the cache's key and entry)."""
         document = self.document
-        return len(document.body) + len(document.gzip) + len(document.br) + 2048
+        return len(document.body) + len(document.gzip) + len(document.br) + PREPARED_OVERHEAD
 
 
 def prepare(document: Document, stale_while_revalidate: int, cors: bool) -> Prepared:

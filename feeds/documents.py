@@ -16,16 +16,17 @@ from typing import Any
 
 import brotli
 
-from feeds.feed import EPOCH, Format, Kind, Selection, archive_pages, describe
-from feeds.pages import render_index, render_opml
+from feeds.feed import EPOCH, Format, Kind, Page, Selection, archive_pages, describe
+from feeds.pages import render_feed_opml, render_index, render_opml
+from feeds.preview import render_preview
 from feeds.render import render_document
 from feeds.settings import Settings
 from feeds.snapshot import Snapshot
 
 INDEX_PATH = "/"
 OPML_PATH = "/opml.xml"
-HTML_TYPE = "text/html; charset=utf-8"
-OPML_TYPE = "text/x-opml; charset=utf-8"
+HTML_TYPE = Page.PREVIEW.media_type
+OPML_TYPE = Page.OPML.media_type
 
 # Compression happens once per rendered document, but every feed is rendered
 # again after each content change. On a 211 KB RSS feed (bench/bench_render.py):
@@ -80,16 +81,24 @@ class Document:
 def build_feed(
     snapshot: Snapshot,
     selection: Selection,
-    fmt: Format,
+    fmt: Format | Page,
     settings: Settings,
     now: datetime,
     codings: Collection[str] = CODINGS,
 ) -> Document:
-    """A feed document; raises UnknownFeed for an unknown topic or provider."""
+    """A feed document, or its preview page or OPML: the same feed in each;
+    raises UnknownFeed for an unknown topic or provider."""
     started = time.perf_counter()
     feed = describe(snapshot, selection, settings, now)
-    body = render_document(feed, fmt, settings)
-    link = f'<{feed.hub}>; rel="hub", <{feed.self_url(fmt)}>; rel="self"' if feed.hub else ""
+    link = ""
+    if fmt is Page.PREVIEW:
+        body = render_preview(feed)
+    elif fmt is Page.OPML:
+        body = render_feed_opml(feed)
+    else:
+        body = render_document(feed, fmt, settings)
+        if feed.hub:
+            link = f'<{feed.hub}>; rel="hub", <{feed.self_url(fmt)}>; rel="self"'
     return Document.of(
         body,
         fmt.media_type,
@@ -129,19 +138,21 @@ def build_page(
 
 def published_paths(
     snapshot: Snapshot, settings: Settings | None = None, now: datetime | None = None
-) -> Iterator[tuple[str, Selection | None, Format | None]]:
-    """Every document the service publishes: (path, selection, format); pages have
-    no selection. The static export writes exactly these. With `settings` and
-    `now`, the archive pages of each feed too."""
+) -> Iterator[tuple[str, Selection | None, Format | Page | None]]:
+    """Every document the service publishes: (path, selection, format); the index
+    and OPML of all feeds have no selection. Each feed comes with its preview page
+    and its OPML. The static export writes exactly these. With `settings` and
+    `now`, the archive pages of each feed (and their previews) too."""
     yield INDEX_PATH, None, None
     yield OPML_PATH, None, None
     selections = [Selection()]
     selections += [Selection(Kind.TOPIC, slug) for slug in snapshot.topics]
     selections += [Selection(Kind.PROVIDER, slug) for slug in snapshot.providers]
     for selection in selections:
-        for fmt in Format:
-            yield selection.path(fmt), selection, fmt
+        for view in (*Format, Page.PREVIEW, Page.OPML):
+            yield selection.path(view), selection, view
         if settings is not None and now is not None:
             for page in range(1, archive_pages(snapshot, selection, settings, now) + 1):
-                for fmt in Format:
-                    yield selection.archive_page(page).path(fmt), selection.archive_page(page), fmt
+                archive = selection.archive_page(page)
+                for view in (*Format, Page.PREVIEW):
+                    yield archive.path(view), archive, view

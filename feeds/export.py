@@ -50,7 +50,7 @@ from typing import TypeVar
 
 from feeds.documents import INDEX_PATH, build_feed, build_page, published_paths
 from feeds.errors import FeedsError
-from feeds.feed import Format, Selection
+from feeds.feed import Format, Page, Selection
 from feeds.settings import Settings
 from feeds.snapshot import Snapshot
 from feeds.workers import fork_context, worker_count
@@ -166,8 +166,8 @@ def export(
 # processes), else here. Only the renames into place, all or nothing, are left
 # to _Writer.
 
-# A document: its file, URL path, selection and format (None: the index or OPML).
-_Job = tuple[str, str, Selection | None, Format | None]
+# A document: its file, URL path, selection and format or page (None: the index or OPML).
+_Job = tuple[str, str, Selection | None, Format | Page | None]
 STAGE_BATCH = 24  # documents per task: 8 pages of a feed in 3 formats share its items' HTML
 
 

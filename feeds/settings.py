@@ -77,6 +77,13 @@ class Settings:
             "(where events cannot be had: seconds between scans)"
         },
     )
+    cache_bytes: int = field(
+        default=64 * 1024 * 1024,
+        metadata={
+            "help": "bytes a worker keeps between requests: rendered documents, article "
+            "HTML and the table of URLs already answered (see docs/deploy.md)"
+        },
+    )
     log_level: str = field(default="info", metadata={"help": "debug, info, warning or error"})
     access_log: bool = field(
         default=True, metadata={"help": "one line per request on stderr (true or false)"}

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
+from itertools import accumulate
 from types import MappingProxyType
 from typing import TypeVar
 
 from feeds.model import Article, Problem, Provider, Retraction, Severity, Topic
 from feeds.parse import ParsedFile
 from feeds.taxonomy import Taxonomy
-from feeds.text import slugify
+from feeds.text import search_words, slugify
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,62 @@ class Snapshot:
         """The article's provider, with what the taxonomy says of it."""
         return self.providers.get(article.provider.slug) if article.provider else None
 
+    def with_subtopics(self, slugs: Iterable[str]) -> list[str]:
+        """`slugs` and every topic under one of them (a child, its children...)."""
+        found = list(dict.fromkeys(slugs))
+        for slug in found:  # grows while it is walked: each child is then walked too
+            found.extend(child for child in self._children.get(slug, ()) if child not in found)
+        return found
+
+    @cached_property
+    def _children(self) -> Mapping[str, tuple[str, ...]]:
+        children: dict[str, list[str]] = {}
+        for slug, topic in self.topics.items():
+            if topic.parent is not None and topic.parent != slug:
+                children.setdefault(topic.parent, []).append(slug)
+        return {parent: tuple(slugs) for parent, slugs in children.items()}
+
+    def mentioning(self, word: str) -> Callable[[Article], bool]:
+        """Whether an article's title or excerpt has `word` (as `search_words` gives
+        words) as a whole word.
+
+        A rare word's articles are found at once, by scanning the text of them all
+        (in C); a common word is looked for in each article asked about, since a
+        feed stops at its newest few and they come quickly."""
+        text, starts, position = self._search_index
+        needle = f" {word} "
+        if text.count(needle) > COMMON_WORD:
+            ends = [*starts[1:], len(text)]
+
+            def has(article: Article) -> bool:
+                at = position[article.id]
+                return text.find(needle, starts[at], ends[at]) != -1
+
+            return has
+        articles = self.articles
+        found = set()
+        at = text.find(needle)
+        while at != -1:
+            index = bisect.bisect_right(starts, at) - 1
+            found.add(articles[index].id)
+            if index + 1 == len(starts):
+                break
+            at = text.find(needle, starts[index + 1])  # on to the next article
+        return lambda article: article.id in found
+
+    # Made at the first search, not at load: a load with no search pays nothing.
+    # One string of every article's words, each article's between spaces, where
+    # each article's part starts, and each article's number (by id).
+    @cached_property
+    def _search_index(self) -> tuple[str, list[int], dict[str, int]]:
+        parts = [
+            " " + " ".join(search_words(f"{article.title} {article.summary}")) + " "
+            for article in self.articles
+        ]
+        starts = [0, *accumulate(len(part) for part in parts)][:-1] if parts else []
+        position = {article.id: number for number, article in enumerate(self.articles)}
+        return "".join(parts), starts, position
+
     def visible(self, articles: Sequence[Article], now: datetime) -> Sequence[Article]:
         """Those of `articles` (newest first) whose time has come."""
         return articles[_first_visible(articles, now) :]
@@ -76,6 +134,9 @@ class Snapshot:
         """When the next scheduled article becomes visible, if any."""
         start = _first_visible(self.articles, now)
         return self.articles[start - 1].published if start else None
+
+
+COMMON_WORD = 500  # articles a word is in, past which it is looked for article by article
 
 
 def _first_visible(articles: Sequence[Article], now: datetime) -> int:

@@ -60,6 +60,18 @@ def truncate(text: str, limit: int) -> str:
     return cut + "…"
 
 
+_WORD = re.compile(r"\w+")
+
+
+def search_words(text: str) -> list[str]:
+    """The words of `text` as searches compare them: case-folded, accents removed
+    ("Résumé" -> "resume"), split at anything that is not a letter or digit."""
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    if not folded.isascii():
+        folded = "".join(char for char in folded if not unicodedata.combining(char))
+    return _WORD.findall(folded)
+
+
 def slugify(name: str) -> str:
     """A URL-safe slug: lower-case ASCII letters, digits and single hyphens.
 
@@ -211,12 +223,12 @@ def _nesting_depth(fragment: str) -> int:
 _IFRAME_WITHOUT_SRC = re.compile(r"<iframe(?![^>]*\bsrc=)[^>]*>\s*</iframe>")
 
 
-@lru_cache(maxsize=4096)
 def sanitize_html(fragment: str, base: str | None = None) -> str:
     """HTML fit for a feed: no script, no event handler, no javascript: URL,
     iframes only from the allow-listed video hosts. Relative URLs resolve against
     `base` (the article's page); without one they are dropped, since a reader
-    would resolve them against the feed's URL."""
+    would resolve them against the feed's URL. Not cached here: an article's
+    whole HTML is (feeds.feed.HTML_CACHE), within its share of --cache-bytes."""
     if not fragment:
         return ""
     if _nesting_depth(fragment) > MAX_NESTING:
@@ -242,7 +254,6 @@ def _markdown() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": True, "linkify": False})
 
 
-@lru_cache(maxsize=4096)
 def markdown_to_html(source: str, base: str | None = None) -> str:
     """Markdown body to sanitized HTML (relative URLs as `sanitize_html` does)."""
     if not source.strip():

@@ -336,7 +336,8 @@ def test_limit_of_unicode_digits_is_400_not_500(lenient: TestClient, limit: str)
         ("/feeds/topics/databases.xml", "no such feed format: 'xml'"),
         ("/feeds/providers/dbweekly.example.xml", "no such feed format: 'xml'"),
         ("/feeds/topics/nope.xml", "no such feed format: 'xml'"),
-        ("/feeds/all.html", "no such feed format: 'html'"),
+        ("/feeds/all.pdf", "no such feed format: 'pdf'"),
+        ("/feeds/all/archive/1.opml", "no such feed format: 'opml'"),
     ],
 )
 def test_unknown_topic_provider_or_format_is_404(

@@ -125,7 +125,9 @@ def test_every_document_is_the_servers_bytes(content: Path, tmp_path: Path) -> N
     assert set(result.files) == suffixed and set(result.written) == suffixed
     assert {"index.html", "opml.xml", "feeds/all.rss", "feeds/topics/cloud.atom",
             "feeds/providers/bytecast.example.json", "feeds/all/archive/1.rss",
-            "feeds/all/archive/3.json"} <= expected.keys()  # fmt: skip
+            "feeds/all/archive/3.json", "feeds/all.html", "feeds/topics/cloud.html",
+            "feeds/providers/bytecast.example.opml", "feeds/all/archive/2.html",
+            } <= expected.keys()  # fmt: skip
     assert [f for f in expected if f.startswith("feeds/topics/") and "/archive/" in f]
     for relpath, bodies in expected.items():
         assert files[relpath] == bodies["identity"], relpath
@@ -178,7 +180,7 @@ def test_a_slug_that_is_no_file_name_is_skipped(content: Path, tmp_path: Path) -
 
     result = export(snapshot, settings, out, NOW)
 
-    assert len(result.skipped) == 2 * 3, result.skipped
+    assert len(result.skipped) == 2 * 5, result.skipped  # 3 formats, preview, OPML
     assert all("escaped" in reason or "nested" in reason for reason in result.skipped)
     assert not list(tmp_path.rglob("escaped*")) and not list(tmp_path.rglob("nested*"))
     assert "feeds/all.rss" in result.files and len(result.files) > 30
@@ -258,7 +260,7 @@ def test_removed_feeds_disappear_and_other_files_stay(content: Path, tmp_path: P
     first = run_export(settings, out, gzip=True)
     gone = {f"feeds/{kind}/{slug}.{ext}{gz}" for kind, slug in
             (("providers", "solo.example"), ("topics", "lonely-topic"))
-            for ext in ("rss", "atom", "json") for gz in ("", ".gz")}  # fmt: skip
+            for ext in ("rss", "atom", "json", "html", "opml") for gz in ("", ".gz")}  # fmt: skip
     assert gone <= set(first.files)
     # Files the export did not write: one beside its feeds, one in the root, one
     # outside the folder that a tampered manifest names.
@@ -573,7 +575,8 @@ def test_cli_writes_what_the_server_sends_and_one_summary_line(tmp_path: Path) -
     # Articles from 2020: the app's own clock gives the same feeds as the command's.
     expected = served(settings_for(content), clock=lambda: datetime.now(UTC))
     files = tree(out)
-    assert total == 2 * len(expected) == 2 * (2 + 3 * (1 + 2 + 2))
+    # index and OPML; 3 formats, a preview and an OPML of each feed (all, 2 topics, 2 providers)
+    assert total == 2 * len(expected) == 2 * (2 + 5 * (1 + 2 + 2))
     for relpath, bodies in expected.items():
         assert files[relpath] == bodies["identity"], relpath
         assert files[relpath + ".gz"] == bodies["gzip"], relpath

@@ -289,7 +289,7 @@ METADATA = {
         {
             "title": "Databases · Tech Notes",
             "description": "Articles about Databases on Tech Notes",
-            "home": f"{BASE}/#topic-databases",
+            "home": f"{BASE}/feeds/topics/databases.html",
             "self": f"{BASE}/feeds/topics/databases",
             "icon": "https://img.example/topics/db.jpg",
             "logo": "https://img.example/topics/db.jpg",
@@ -313,7 +313,7 @@ METADATA = {
         {
             "title": "Tech Notes",
             "description": "Every article on Tech Notes",
-            "home": f"{BASE}/",
+            "home": f"{BASE}/feeds/all.html",
             "self": f"{BASE}/feeds/all",
             "icon": None,
             "logo": None,

@@ -373,7 +373,7 @@ def rendered(name: str) -> Rendered:
         documents = {}
         # Every feed the service publishes (and the static export writes).
         for _, selection, fmt in published_paths(snapshot):
-            if selection is not None:
+            if selection is not None and isinstance(fmt, Format):  # a feed, not a page
                 feed = describe(snapshot, selection, SETTINGS, NOW)
                 key = (selection.kind.value, selection.slug, fmt)
                 documents[key] = render(feed, fmt, SETTINGS.max_feed_bytes)
@@ -399,7 +399,7 @@ def feed_meta(expected: Expected, kind: str, slug: str) -> dict[str, Any]:
     if kind == "all":
         return {
             "title": SITE_TITLE,
-            "home": f"{BASE}/",
+            "home": f"{BASE}/feeds/all.html",
             "logo": None,
             "icon": None,
             "description": f"Every article on {SITE_TITLE}",
@@ -410,7 +410,7 @@ def feed_meta(expected: Expected, kind: str, slug: str) -> dict[str, Any]:
         images = expected.topic_images.get(slug) or [None]
         return {
             "title": f"{name} · {SITE_TITLE}",
-            "home": f"{BASE}/#topic-{slug}",
+            "home": f"{BASE}/feeds/topics/{slug}.html",
             "description": f"Articles about {name} on {SITE_TITLE}",
             "logo": images[0],
             "icon": images[0],
@@ -834,7 +834,7 @@ import hashlib, logging, sys
 from datetime import datetime
 logging.disable(logging.CRITICAL)
 from feeds.documents import published_paths
-from feeds.feed import describe
+from feeds.feed import Format, describe
 from feeds.loader import ContentLoader
 from feeds.render import render
 from feeds.settings import Settings
@@ -843,7 +843,7 @@ settings = Settings(base_url=sys.argv[2])
 for folder in sys.argv[3:]:
     snapshot = ContentLoader(folder, clock=lambda: now).reload()
     for path, selection, fmt in published_paths(snapshot):
-        if selection is not None:
+        if selection is not None and isinstance(fmt, Format):  # a feed, not a page
             feed = describe(snapshot, selection, settings, now)
             body = render(feed, fmt, settings.max_feed_bytes)
             print(folder.rsplit("/", 1)[-1] + path, hashlib.sha256(body).hexdigest())

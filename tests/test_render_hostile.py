@@ -263,7 +263,7 @@ def check_document(body: bytes, fmt: Format) -> list[dict[str, Any]]:
 def all_documents(snapshot: Snapshot) -> list[tuple[str, Format, bytes]]:
     documents = []
     for path, selection, fmt in published_paths(snapshot):
-        if selection is not None:
+        if selection is not None and isinstance(fmt, Format):  # a feed, not a page
             documents.append(
                 (
                     path,
@@ -514,7 +514,7 @@ def test_a_url_no_url_may_hold_is_refused(tmp_path: Path, field: str, bad: str) 
     snapshot = ContentLoader(tmp_path, clock=lambda: NOW).reload()
     assert len(snapshot.articles) == (0 if field == "webUrl" else 1)
     for _, selection, fmt in published_paths(snapshot):
-        if selection is not None:
+        if selection is not None and isinstance(fmt, Format):  # a feed, not a page
             body = render(
                 describe(snapshot, selection, SETTINGS, NOW), fmt, SETTINGS.max_feed_bytes
             )
