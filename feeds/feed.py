@@ -332,7 +332,7 @@ def describe(snapshot: Snapshot, selection: Selection, settings: Settings, now: 
         description=description,
         home_url=home,
         language=settings.language,
-        updated=articles[0].published if articles else EPOCH,
+        updated=articles[0].published if articles else _empty_since(snapshot, selection, now),
         items=tuple(_item(snapshot, article, base) for article in articles),
         base_url=base,
         icon=icon.url if icon else topic_image,
@@ -435,6 +435,18 @@ def _filters_said(snapshot: Snapshot, selection: Selection) -> str:
     if selection.type:
         parts.append(f"{selection.type} only")
     return ", ".join(parts)
+
+
+def _empty_since(snapshot: Snapshot, selection: Selection, now: datetime) -> datetime:
+    """The last update an empty feed reports. A composed one (a search that found
+    nothing, a common case) says the date of the newest article of all: what it
+    was last checked against, the same on every replica, and a date validators
+    find plausible, unlike the epoch the other empty feeds keep."""
+    if selection.composed:
+        newest = snapshot.visible(snapshot.articles, now)
+        if newest:
+            return newest[0].published
+    return EPOCH
 
 
 def polling_interval(articles: Sequence[Article], settings: Settings) -> int:
