@@ -11,6 +11,7 @@ Readers subscribe to these URLs for years, so the routes are a public contract:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -125,7 +126,8 @@ class FeedService:
         """Let the fast lane answer the next request for this URL."""
         path, query = scope["path"], scope["query_string"]
         asked, fmt = scope["feeds.asked"]
-        self.known[(path, query)] = (asked, fmt, len(path) + len(query) + KNOWN_URL_OVERHEAD)
+        with contextlib.suppress(ValueError):  # larger than the table's whole share
+            self.known[(path, query)] = (asked, fmt, len(path) + len(query) + KNOWN_URL_OVERHEAD)
 
     def fast_answer(self, scope: Scope) -> tuple[int, Headers, bytes] | None:
         """The answer to a GET or HEAD of a URL already answered, straight from the

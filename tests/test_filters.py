@@ -12,6 +12,7 @@ import itertools
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -318,3 +319,19 @@ def check(numbers: Callable[[str], list[int]], newest_first: list[int]) -> None:
     assert numbers("q=rare&exclude=odd") == [n for n in newest_first if n % 100 == 7 and not n % 2]
     assert numbers("exclude=common") == []
     assert numbers("q=commonplace") == [n for n in newest_first if n % 3][:200]
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom"])
+def test_an_empty_composed_feed_is_dated_by_the_newest_article(
+    client: TestClient, fmt: str
+) -> None:
+    """A search that finds nothing is a valid, empty feed whose last update is the
+    newest article's date (not the epoch, which validators call implausible)."""
+    response = client.get(f"/feeds/all.{fmt}?q=zzzunfound")
+    assert response.status_code == 200
+    parsed = feedparser.parse(response.content)
+    assert not parsed.bozo and parsed.entries == []
+    newest = SAMPLE[0][1]["publishedDateTime"]
+    updated = parsed.feed.get("updated_parsed") or parsed.feed.get("published_parsed")
+    assert datetime(*updated[:6], tzinfo=UTC) == newest.replace(microsecond=0)
+    assert response.headers["last-modified"] == format_datetime(newest, usegmt=True)

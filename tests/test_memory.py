@@ -12,7 +12,8 @@ from typing import Any
 
 import httpx
 from conftest import BUNDLED_CONTENT
-from test_app import PROVIDERS, TOPICS
+from starlette.testclient import TestClient
+from test_app import PROVIDERS, TOPICS, make_app
 
 QUERIES = 5_000
 ALLOWED_GROWTH = 64 * 1024 * 1024
@@ -83,3 +84,13 @@ def test_5000_random_composed_queries_leave_rss_within_64_mib(feeds_server: Any)
         f"RSS grew from {started >> 20} MiB to {ended >> 20} MiB over {QUERIES} composed feeds"
     )
     assert server.stop() == 0
+
+
+def test_a_cache_too_small_to_keep_anything_still_answers_the_same_bytes() -> None:
+    """--cache-bytes 1: nothing fits any share; every request renders again."""
+    with TestClient(make_app(cache_bytes=1)) as tiny, TestClient(make_app()) as usual:
+        for path in ["/feeds/all.rss", "/feeds/all.atom?topics=cloud&q=spot", "/", "/opml.xml"]:
+            for _ in range(2):
+                response = tiny.get(path)
+                assert response.status_code == 200
+                assert response.content == usual.get(path).content
