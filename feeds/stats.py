@@ -178,7 +178,7 @@ def render_text(report: dict[str, object]) -> str:
     """The report as a table per feed."""
     feeds = report["feeds"]
     assert isinstance(feeds, dict)
-    lines = [f"{report['polls']} polls, the newest at {report['as_of'] or '-'}"]
+    lines = [f"{report['polls']:,} polls, the newest at {report['as_of'] or '-'}"]
     for feed, numbers in feeds.items():
         subscribers, readers, clients = (
             numbers["subscribers"],
