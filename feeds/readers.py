@@ -12,15 +12,14 @@
   between two polls of the same reader, and polls sooner than the `max-age`
   the previous answer gave.
 
-A request pays a lookup in a bounded cache of parsed User-Agents, a keyed hash
-of 8 bytes and a few dict increments (bench/bench_serve.py measures it).
+A request pays a lookup in a bounded cache of parsed User-Agents, one SipHash
+and a few dict operations (bench/bench_fastlane.py measures it).
 `classify`, `feed_label` and `network_prefix` are shared with `feeds stats`,
 which counts the same things exactly from access logs (feeds/stats.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import math
 import os
@@ -252,26 +251,6 @@ class HyperLogLog:
         return round(raw)
 
 
-class ReaderHash:
-    """A keyed hash of (network prefix, User-Agent) whose random key changes each UTC
-    day: the same reader maps to the same number all day, and to an unrelated one
-    the next; the key lives only in memory."""
-
-    def __init__(self, key_source: Callable[[int], bytes] = os.urandom) -> None:
-        self._key_source = key_source
-        self.day = -1
-        self._keyed = hashlib.blake2b(digest_size=8)  # keyed by rotate(), before any use
-
-    def rotate(self, day: int) -> None:
-        self.day = day
-        self._keyed = hashlib.blake2b(key=self._key_source(32), digest_size=8)
-
-    def __call__(self, prefix: str, user_agent: bytes) -> int:
-        hashed = self._keyed.copy()  # cheaper than keying a new one
-        hashed.update(prefix.encode() + b"\0" + user_agent[:MAX_USER_AGENT])
-        return int.from_bytes(hashed.digest(), "big")
-
-
 class Audience:
     """The counts of one service process, exported by `collect` for /metrics."""
 
@@ -281,7 +260,13 @@ class Audience:
         key_source: Callable[[int], bytes] = os.urandom,
     ) -> None:
         self.clock = clock
-        self.hash = ReaderHash(key_source)
+        # Readers are told apart by a keyed hash of (network prefix, User-Agent) whose
+        # random key changes each UTC day: the same reader maps to the same number all
+        # day, and to an unrelated one the next; the key lives only in memory.
+        self._key_source = key_source
+        self.day = -1
+        self._day_ends = 0.0
+        self._salt = b""  # made by _new_day before any use
         # (feed, aggregator, feed id) -> (count, when reported); oldest report first
         self.counts: dict[tuple[str, str, str], tuple[int, float]] = {}
         self.readers: dict[str, HyperLogLog] = {}  # feed -> today's direct readers
@@ -292,7 +277,7 @@ class Audience:
         self.interval_sums: dict[str, float] = {}
         # (feed, reader hash) -> (time of its last poll, max-age it was given)
         self.last_poll: dict[tuple[str, int], tuple[float, int]] = {}
-        self.labels: set[str] = set()
+        self.labels: dict[str, str] = {}  # feed path -> its label, at most MAX_FEED_LABELS
 
     def poll(
         self,
@@ -306,34 +291,68 @@ class Audience:
         max_age: int,
     ) -> None:
         """One request for a URL under /feeds/, answered with `status`, from `client`
-        (classify(user_agent)) at address `host`."""
-        feed = feed_label(path, query, status)
-        if feed != OTHER and feed not in self.labels:
-            if len(self.labels) >= MAX_FEED_LABELS:
-                feed = OTHER
-            else:
-                self.labels.add(feed)
+        (classify(user_agent)) at address `host`. Called for every such request:
+        written for speed (bench/bench_fastlane.py)."""
         family = client.family
+        feed = OTHER
+        if not query and (status == 200 or status == 304):
+            feed = self.labels.get(path) or self._label(path)
         self.polls[(feed, family, status)] += 1
         if conditional:
             self.conditional[family] += 1
-        if feed == OTHER:
+        if feed is OTHER:
             return
         now = self.clock()
         if client.subscribers is not None:
             self._count(feed, client, now)
-        day = int(now // 86400)
-        if day != self.hash.day:
-            self.hash.rotate(day)
-            self.readers.clear()
-            self.last_poll.clear()  # yesterday's hashes mean nothing today
-        reader = self.hash(network_prefix(host) if host else "-", user_agent)
+        if now >= self._day_ends:
+            self._new_day(now)
+        reader = self.reader_hash(host, user_agent)
         if not client.aggregator:
             sketch = self.readers.get(feed)
             if sketch is None:
                 sketch = self.readers[feed] = HyperLogLog()
             sketch.add(reader)
-        self._interval(feed, reader, family, now, max_age)
+        # How long since this reader's last poll of this feed, and was it early?
+        key = (feed, reader)
+        last = self.last_poll.pop(key, None)
+        if last is None:
+            if len(self.last_poll) >= MAX_TRACKED_READERS:
+                del self.last_poll[next(iter(self.last_poll))]
+        else:
+            gap = now - last[0]
+            buckets = self.intervals.get(family)
+            if buckets is None:
+                buckets = self.intervals[family] = [0] * (len(INTERVAL_BUCKETS) + 1)
+            buckets[bisect_left(INTERVAL_BUCKETS, gap)] += 1
+            self.interval_sums[family] = self.interval_sums.get(family, 0.0) + gap
+            if gap < last[1]:
+                self.early[family] += 1
+        self.last_poll[key] = (now, max_age)  # re-inserted last: the oldest go first
+
+    def reader_hash(self, host: str | None, user_agent: bytes) -> int:
+        """Today's 64-bit keyed hash of (network prefix, User-Agent): SipHash (Python's
+        own `hash` of bytes, keyed by the process's random secret) of the input after
+        a random salt made anew each UTC day; a third of a keyed BLAKE2b's cost."""
+        prefix = "-" if host is None else network_prefix(host)
+        data = self._salt + prefix.encode() + b"\0" + user_agent[:MAX_USER_AGENT]
+        return hash(data) & 0xFFFF_FFFF_FFFF_FFFF
+
+    def _label(self, path: str) -> str:
+        """The label of a feed path answered 200 or 304, the first time it is."""
+        label = feed_label(path, False, 200)
+        if label is OTHER or len(self.labels) >= MAX_FEED_LABELS:
+            return OTHER
+        self.labels[path] = label
+        return label
+
+    def _new_day(self, now: float) -> None:
+        """A new UTC day: a new key, and yesterday's readers and hashes forgotten."""
+        day = int(now // 86400)
+        self.day, self._day_ends = day, (day + 1) * 86400
+        self._salt = self._key_source(16)
+        self.readers.clear()
+        self.last_poll.clear()
 
     def _count(self, feed: str, client: Client, now: float) -> None:
         key = (feed, client.family, client.feed_id)
@@ -342,23 +361,6 @@ class Audience:
         if len(counts) >= MAX_COUNTS:
             del counts[next(iter(counts))]
         counts[key] = (client.subscribers or 0, now)
-
-    def _interval(self, feed: str, reader: int, family: str, now: float, max_age: int) -> None:
-        last = self.last_poll.pop((feed, reader), None)
-        if last is None:
-            if len(self.last_poll) >= MAX_TRACKED_READERS:
-                del self.last_poll[next(iter(self.last_poll))]
-        else:
-            when, fresh_for = last
-            gap = now - when
-            buckets = self.intervals.get(family)
-            if buckets is None:
-                buckets = self.intervals[family] = [0] * (len(INTERVAL_BUCKETS) + 1)
-            buckets[bisect_left(INTERVAL_BUCKETS, gap)] += 1
-            self.interval_sums[family] = self.interval_sums.get(family, 0.0) + gap
-            if gap < fresh_for:
-                self.early[family] += 1
-        self.last_poll[(feed, reader)] = (now, max_age)
 
     def subscribers(self) -> dict[tuple[str, str], int]:
         """(feed, aggregator) -> the latest counts of its feed ids, summed; counts not
@@ -385,7 +387,7 @@ class Audience:
             "Distinct direct readers (network prefix and User-Agent) today, estimated",
             labels=["feed"],
         )
-        if int(self.clock() // 86400) == self.hash.day:
+        if int(self.clock() // 86400) == self.day:
             for feed, sketch in sorted(self.readers.items()):
                 readers.add_metric([feed], sketch.estimate())
         yield readers

@@ -47,20 +47,12 @@ class Poll:
     user_agent: bytes
 
 
-def read_polls(paths: Iterable[str | Path]) -> tuple[list[Poll], int]:
+def read_polls(paths: Iterable[str | Path]) -> list[Poll]:
     """Every poll in the logs, oldest first (ties in a fixed order, whatever the
-    order of the files), and how many lines were something else."""
-    polls: list[Poll] = []
-    other_lines = 0
-    for path in paths:
-        for line in _lines(Path(path)):
-            poll = parse_line(line)
-            if poll is None:
-                other_lines += 1
-            else:
-                polls.append(poll)
+    order of the files)."""
+    polls = [poll for path in paths for poll in map(parse_line, _lines(Path(path))) if poll]
     polls.sort()
-    return polls, other_lines
+    return polls
 
 
 def _lines(path: Path) -> Iterator[str]:
@@ -203,8 +195,7 @@ def render_text(report: dict[str, object]) -> str:
 
 def run_stats(paths: list[str], output_format: str) -> str:
     """What `feeds stats` prints; StatsError when a file cannot be read."""
-    polls, _ = read_polls(paths)
-    report = tally(polls)
+    report = tally(read_polls(paths))
     if output_format == "json":
         return json.dumps(report, indent=2) + "\n"
     return render_text(report)

@@ -212,11 +212,15 @@ def test_readers_start_again_each_day_under_a_new_key() -> None:
     clock = Clock(86400 * 20_000 + 100.0)
     audience = Audience(clock=clock, key_source=lambda n: next(keys))
     poll(audience, "/feeds/all.rss", "newsboat/2.32.0", host="198.51.100.1")
-    first = audience.hash("198.51.100.0", b"newsboat/2.32.0")
+    first = audience.reader_hash("198.51.100.1", b"newsboat/2.32.0")
+    assert audience.reader_hash("198.51.100.99", b"newsboat/2.32.0") == first  # same /24
     clock.now += 86400
     poll(audience, "/feeds/all.rss", "newsboat/2.32.0", host="198.51.100.1")
     assert audience.readers["/feeds/all.rss"].estimate() == 1
-    assert audience.hash("198.51.100.0", b"newsboat/2.32.0") != first
+    assert audience.reader_hash("198.51.100.1", b"newsboat/2.32.0") != first
+    assert audience.last_poll.keys() == {
+        ("/feeds/all.rss", audience.reader_hash("198.51.100.1", b"newsboat/2.32.0"))
+    }
 
 
 def test_polling_quality_intervals_and_early_polls() -> None:

@@ -69,7 +69,9 @@ class Script:
         self, path: str, agent: str, family: str, source: str = "127.0.0.1", etag: str = ""
     ) -> httpx.Response:
         transport = httpx.HTTPTransport(local_address=source)
-        headers = {"user-agent": agent, **({"if-none-match": etag} if etag else {})}
+        headers = {"user-agent": agent.encode("latin-1")}
+        if etag:
+            headers["if-none-match"] = etag.encode()
         with httpx.Client(transport=transport, trust_env=False, timeout=10) as client:
             response = client.get(self.base_url + path, headers=headers)
         canonical = "?" not in path and response.status_code in (200, 304)
@@ -126,10 +128,13 @@ def test_metrics_and_stats_agree_with_what_was_sent(
     for n in (20, 21):
         for agent, family, conditional in READERS[:3]:
             script.reader("/feeds/topics/databases.rss", agent, family, conditional, f"127.0.{n}.1")
+    # A User-Agent with quotes, a backslash and a Latin-1 byte: one log field all the same.
+    hostile = b'Liferea/1.15.4 "quoted" \\ caf\xe9 (Linux)'
+    script.reader("/feeds/all.json", hostile.decode("latin-1"), "liferea", True, "127.0.40.1")
     # Composed and unknown URLs fold into "other".
     script.get("/feeds/all.rss?limit=5", READERS[1][0], "newsboat", "127.0.30.1")
     assert script.get("/feeds/topics/nope.rss", READERS[0][0], "netnewswire").status_code == 404
-    readers = {"/feeds/all.rss": 12, "/feeds/topics/databases.rss": 6}
+    readers = {"/feeds/all.rss": 12, "/feeds/topics/databases.rss": 6, "/feeds/all.json": 1}
 
     metrics = metric_samples(server.base_url)
     # labels in name order: (aggregator, feed), (client, feed, status), ...
