@@ -179,14 +179,9 @@ def unescape_log(text: str) -> str:
 
 def request_facts(headers: list[tuple[bytes, bytes]]) -> tuple[bytes, bool]:
     """The raw User-Agent of a request, and whether it is conditional."""
-    user_agent = b""
-    conditional = False
-    for name, value in headers:
-        if name == b"user-agent":
-            user_agent = value
-        elif name == b"if-none-match" or name == b"if-modified-since":
-            conditional = True
-    return user_agent, conditional
+    named = dict(headers)  # in C: cheaper than a loop over them in Python
+    conditional = b"if-none-match" in named or b"if-modified-since" in named
+    return named.get(b"user-agent", b""), conditional
 
 
 def feed_label(path: str, query: bool, status: int) -> str:
