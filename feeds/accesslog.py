@@ -27,9 +27,10 @@ class AccessLog:
         self._second = -1
         self._stamp = ""
 
-    def record(self, scope: Scope, status: int, size: int) -> None:
-        """`203.0.113.9:50000 - "GET /feeds/all.rss?type=video HTTP/1.1" 200 16151`,
-        after the time (UTC) the request was answered."""
+    def record(self, scope: Scope, status: int, size: int, user_agent: str) -> None:
+        """`203.0.113.9:50000 - "GET /feeds/all.rss?type=video HTTP/1.1" 200 16151 "UA"`,
+        after the time (UTC) the request was answered: what a combined log says, less
+        the referer. `user_agent` comes escaped (feeds.readers.escape_for_log)."""
         now = int(time.time())
         if now != self._second:
             self._second, self._stamp = now, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
@@ -38,9 +39,8 @@ class AccessLog:
         query = scope.get("query_string", b"")
         target = scope["path"] + ("?" + query.decode("latin-1") if query else "")
         version = scope.get("http_version", "1.1")
-        self._lines.append(
-            f'{self._stamp} {who} - "{scope["method"]} {target} HTTP/{version}" {status} {size}\n'
-        )
+        request = f'"{scope["method"]} {target} HTTP/{version}"'
+        self._lines.append(f'{self._stamp} {who} - {request} {status} {size} "{user_agent}"\n')
         if not self._flush_scheduled:
             try:
                 asyncio.get_running_loop().call_later(FLUSH_EVERY, self.flush)

@@ -48,6 +48,7 @@ from feeds.loader import ContentLoader
 from feeds.memory import Shares, configure_allocator
 from feeds.metrics import CONTENT_TYPE as METRICS_TYPE
 from feeds.metrics import Metrics
+from feeds.readers import classify, request_facts
 from feeds.settings import Settings
 from feeds.snapshot import Snapshot
 from feeds.websub import HubNotifier
@@ -119,6 +120,7 @@ class FeedService:
     def respond(self, request: Request, prepared: Prepared) -> Response:
         """The document, compressed as the client accepts, or 304 when it has it."""
         status, headers, body = answer(prepared, request.scope["headers"], time.time())
+        request.scope["feeds.max_age"] = prepared.max_age  # for feeds.readers: early polls
         self.remember(request.scope)
         return PreparedResponse(status, headers, body)
 
@@ -139,6 +141,7 @@ class FeedService:
         prepared = self.cache.peek(self.key(self.loader.snapshot, asked, fmt, self.clock()))
         if prepared is None:
             return None
+        scope["feeds.max_age"] = prepared.max_age  # for feeds.readers: early polls
         return answer(prepared, scope["headers"], time.time())
 
 
@@ -351,9 +354,7 @@ class CountAndLimitRequests:
                 status, headers, body = fast
                 await send({"type": "http.response.start", "status": status, "headers": headers})
                 await send({"type": "http.response.body", "body": body})
-                self.metrics.count_request(route, status)
-                if self.access_log is not None:
-                    self.access_log.record(scope, status, len(body))
+                self.answered(scope, route, status, len(body))
                 return
         self.in_flight += 1
         status = 500
@@ -371,9 +372,21 @@ class CountAndLimitRequests:
             await self.app(scope, receive, send_counted)
         finally:
             self.in_flight -= 1
-            self.metrics.count_request(route, status)
-            if self.access_log is not None:
-                self.access_log.record(scope, status, size)
+            self.answered(scope, route, status, size)
+
+    def answered(self, scope: Scope, route: str, status: int, size: int) -> None:
+        """Count a response, note who polled which feed, and log it."""
+        self.metrics.count_request(route, status)
+        user_agent, conditional = request_facts(scope["headers"])
+        client = classify(user_agent)
+        if scope["path"].startswith("/feeds/"):  # a poll (feeds.stats counts the same)
+            address = scope.get("client")
+            self.metrics.audience.poll(
+                scope["path"], bool(scope["query_string"]), status, client, user_agent,
+                address[0] if address else None, conditional, scope.get("feeds.max_age", 0),
+            )  # fmt: skip
+        if self.access_log is not None:
+            self.access_log.record(scope, status, size, client.logged)
 
 
 OVERLOADED = PlainTextResponse(

@@ -1,4 +1,4 @@
-"""The `feeds` command: check a content folder, serve it, or export it."""
+"""The `feeds` command: check a content folder, serve it, export it, or count its readers."""
 
 from __future__ import annotations
 
@@ -35,6 +35,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     build.add_argument("--brotli", action="store_true", help="also write FILE.br beside each file")
     Settings.add_arguments(build)
 
+    stats = commands.add_parser(
+        "stats", help="subscribers, direct readers and polls per feed, from access logs"
+    )
+    stats.add_argument("logs", nargs="+", metavar="ACCESS_LOG", help="access logs (.gz too)")
+    stats.add_argument("--format", choices=["text", "json"], default="text", help="text or json")
+
     arguments = parser.parse_args(argv)
     if arguments.command == "check":
         return run_check(arguments.content)
@@ -47,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_arguments(arguments)
         return run_build(settings, arguments.out, gzip=arguments.gzip, brotli=arguments.brotli,
                          base_url_given=given)  # fmt: skip
+    if arguments.command == "stats":
+        return run_stats(arguments.logs, arguments.format)
     parser.error(f"unknown command {arguments.command}")
     return 2
 
@@ -77,6 +85,20 @@ def run_check(content: str | None) -> int:
     for problem in snapshot.problems:
         print(problem)
     return 1 if counts.rejected else 0
+
+
+def run_stats(logs: list[str], output_format: str) -> int:
+    """Print the readers of each feed counted from `logs`; exit 1 when a log cannot
+    be read (the message names it)."""
+    from feeds.stats import StatsError
+    from feeds.stats import run_stats as report
+
+    try:
+        sys.stdout.write(report(logs, output_format))
+    except StatsError as error:
+        print(f"feeds stats: {error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def run_build(settings: Settings, out: str, *, gzip: bool = False, brotli: bool = False,

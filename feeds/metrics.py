@@ -15,6 +15,8 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from feeds.readers import Audience
+
 if TYPE_CHECKING:
     from feeds.cache import CacheStats
     from feeds.loader import ContentLoader
@@ -26,6 +28,7 @@ class Metrics(Collector):
     def __init__(self, loader: ContentLoader, cache_stats: CacheStats) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self.requests: Counter[tuple[str, int]] = Counter()
+        self.audience = Audience()  # who polls the feeds, and how (feeds/readers.py)
         self._loader = loader
         self._cache_stats = cache_stats
         self.render_seconds = Histogram(
@@ -91,6 +94,7 @@ class Metrics(Collector):
             "Duration of the last reload",
             value=stats.last_duration,
         )
+        yield from self.audience.collect()
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)  # type: ignore[no-any-return]

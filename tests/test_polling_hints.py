@@ -27,6 +27,7 @@ from starlette.testclient import TestClient
 
 import feeds.app
 from feeds.app import CountAndLimitRequests, create_app
+from feeds.readers import Audience
 from feeds.settings import Settings
 
 BASE = "http://testserver"
@@ -287,6 +288,7 @@ class Counts:
 
     def __init__(self) -> None:
         self.counted: list[tuple[str, int]] = []
+        self.audience = Audience()  # who polled which feed (feeds/readers.py)
 
     def count_request(self, route: str, status: int) -> None:
         self.counted.append((route, status))
