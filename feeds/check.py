@@ -15,7 +15,8 @@ import json
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +31,7 @@ from feeds.taxonomy import load_taxonomy, site_url_from_config
 FORMATS = ("text", "json", "github")
 # Exit codes, as documented in docs/content.md.
 CLEAN, PROBLEMS, USAGE = 0, 1, 2
+READER_THREADS = 4  # files read at once when looking for other files giving a URL
 
 
 class UsageError(Exception):
@@ -96,7 +98,7 @@ def check_files(root: str, names: Sequence[str]) -> Report:
     mine: list[_Work] = []
     walk_problems: list[Problem] = []
     others: list[tuple[str, str]] = []
-    for relpath, path, outcome in _walk(real_root):
+    for relpath, path, outcome in _walk(real_root, stat_file=named.__contains__):
         if relpath not in named:
             if not isinstance(outcome, Problem):
                 others.append((relpath, path))
@@ -142,22 +144,29 @@ def _url_needles(own: Snapshot) -> list[bytes]:
     return sorted(needles)
 
 
-def _files_mentioning(files: Iterable[tuple[str, str]], needles: list[bytes]) -> list[_Work]:
+def _files_mentioning(files: list[tuple[str, str]], needles: list[bytes]) -> list[_Work]:
     """Those of `files` whose bytes contain one of `needles`, in any case (a few
-    more than needed are parsed; none that matter is missed)."""
+    more than needed are parsed; none that matters is missed). Read by a few
+    threads: reading is most of a check of named files, and waits on the disk."""
     if not needles:
         return []
     pattern = re.compile(b"|".join(re.escape(n) for n in needles), re.IGNORECASE)
-    found: list[_Work] = []
-    for relpath, path in files:
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read(MAX_FILE_BYTES + 1)
-        except OSError:
-            continue  # a file that cannot be read claims no URL
-        if pattern.search(data):
-            found.append((relpath, path, (0, 0, len(data), 0), None))
-    return found
+
+    def mentioning(batch: list[tuple[str, str]]) -> list[_Work]:
+        found: list[_Work] = []
+        for relpath, path in batch:
+            try:
+                with open(path, "rb") as handle:
+                    data = handle.read(MAX_FILE_BYTES + 1)
+            except OSError:
+                continue  # a file that cannot be read claims no URL
+            if pattern.search(data):
+                found.append((relpath, path, (0, 0, len(data), 0), None))
+        return found
+
+    batches = [files[start : start + 1000] for start in range(0, len(files), 1000)]
+    with ThreadPoolExecutor(READER_THREADS) as pool:
+        return [work for found in pool.map(mentioning, batches) for work in found]
 
 
 # ---- output ----
