@@ -156,8 +156,7 @@ def _files_mentioning(files: list[tuple[str, str]], needles: list[bytes]) -> lis
         found: list[_Work] = []
         for relpath, path in batch:
             try:
-                with open(path, "rb") as handle:
-                    data = handle.read(MAX_FILE_BYTES + 1)
+                data = _read(path)
             except OSError:
                 continue  # a file that cannot be read claims no URL
             if pattern.search(data):
@@ -167,6 +166,23 @@ def _files_mentioning(files: list[tuple[str, str]], needles: list[bytes]) -> lis
     batches = [files[start : start + 1000] for start in range(0, len(files), 1000)]
     with ThreadPoolExecutor(READER_THREADS) as pool:
         return [work for found in pool.map(mentioning, batches) for work in found]
+
+
+def _read(path: str) -> bytes:
+    """A file's bytes (up to the limit), with as little around the system calls as
+    can be: half the time of open().read() on small files. Most files fit the first
+    read; asking for the limit at once would allocate 4 MiB for each."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        data = os.read(descriptor, _FIRST_READ)
+        if len(data) == _FIRST_READ:
+            data += os.read(descriptor, MAX_FILE_BYTES + 1 - _FIRST_READ)
+        return data
+    finally:
+        os.close(descriptor)
+
+
+_FIRST_READ = 65536
 
 
 # ---- output ----
