@@ -3,6 +3,7 @@ with uv), read back: what they pin for this interpreter, and whether what is
 installed is exactly that.
 
     pip freeze --exclude-editable | python deploy/lockfile.py compare requirements-test.lock
+    ... | python deploy/lockfile.py compare requirements.lock --environment JSON
 
 prints every difference (a package missing, another version, one not in the lock)
 and exits 1 when there is one. deploy/container-test.sh runs it on the image's
@@ -11,6 +12,8 @@ packages; tests/test_lock.py on the project's .venv.
 
 from __future__ import annotations
 
+import argparse
+import json
 import re
 import sys
 from collections.abc import Iterable
@@ -38,8 +41,10 @@ class Pin:
         """Required by pyproject.toml itself, not only by another package."""
         return "feeds (pyproject.toml)" in self.via
 
-    def applies(self) -> bool:
-        return self.marker is None or Marker(self.marker).evaluate()
+    def applies(self, environment: dict[str, str] | None = None) -> bool:
+        """Whether it is installed here (or where `environment`, PEP 508's marker
+        variables, describes)."""
+        return self.marker is None or Marker(self.marker).evaluate(environment)
 
 
 def read_lock(path: str | Path) -> list[Pin]:
@@ -69,9 +74,10 @@ def read_lock(path: str | Path) -> list[Pin]:
     return pins
 
 
-def locked_here(path: str | Path) -> dict[str, str]:
-    """name -> version of every package the lock installs on this interpreter."""
-    return {pin.name: pin.version for pin in read_lock(path) if pin.applies()}
+def locked_here(path: str | Path, environment: dict[str, str] | None = None) -> dict[str, str]:
+    """name -> version of every package the lock installs on this interpreter (or
+    where `environment` describes)."""
+    return {pin.name: pin.version for pin in read_lock(path) if pin.applies(environment)}
 
 
 def differences(installed: Iterable[str], locked: dict[str, str]) -> list[str]:
@@ -93,10 +99,15 @@ def differences(installed: Iterable[str], locked: dict[str, str]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2 or argv[0] != "compare":
-        print(__doc__, file=sys.stderr)
-        return 2
-    found = differences(sys.stdin, locked_here(argv[1]))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["compare"])
+    parser.add_argument("lock")
+    parser.add_argument(
+        "--environment", metavar="JSON", help="PEP 508 marker variables of the target Python"
+    )
+    arguments = parser.parse_args(argv)
+    environment = json.loads(arguments.environment) if arguments.environment else None
+    found = differences(sys.stdin, locked_here(arguments.lock, environment))
     for difference in found:
         print(difference)
     return 1 if found else 0
