@@ -3,14 +3,38 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Exact versions with hashes, made from pyproject.toml by `make lock`: the service's
+# (the container image installs it) and the test extra's (the .venv has it).
+LOCK := requirements.lock
+TEST_LOCK := requirements-test.lock
 
-.PHONY: run test lint typecheck interop lighthouse container-test scale-test bench clean
+.PHONY: run test lint typecheck interop lighthouse container-test scale-test bench clean lock
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+# A fresh venv each time the locks change, so nothing outside them stays installed.
+$(STAMP): pyproject.toml $(LOCK) $(TEST_LOCK)
+	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --require-hashes -r $(TEST_LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# uv resolves; a pinned release of it, in a venv of its own (not in the locks).
+UV_VERSION := 0.13.9
+UV := $(VENV)/lock-tool/bin/uv
+# Only releases uploaded before this instant are considered, so that `make lock`
+# gives the same files whenever it is run; move it forward to take newer releases.
+LOCK_DATE := 2026-12-02T00:00:00Z
+LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --upgrade \
+	--exclude-newer $(LOCK_DATE) --custom-compile-command 'make lock' --quiet
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)/lock-tool
+	$(VENV)/lock-tool/bin/pip install --quiet uv==$(UV_VERSION)
+
+## Regenerate both lock files from pyproject.toml (after changing its dependencies)
+lock: $(UV)
+	$(UV) pip compile pyproject.toml --extra test $(LOCK_FLAGS) -o $(TEST_LOCK)
+	$(UV) pip compile pyproject.toml -c $(TEST_LOCK) $(LOCK_FLAGS) -o $(LOCK)
 
 ## Set up, then serve the bundled content/ on http://127.0.0.1:8000
 run: $(STAMP)

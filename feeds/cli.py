@@ -6,12 +6,11 @@ import argparse
 import logging
 import os
 import sys
-from collections import Counter
 from collections.abc import Sequence
 
+from feeds.check import FORMATS, FORMATTERS, USAGE, UsageError, check_files, check_folder
 from feeds.errors import ContentError
 from feeds.loader import ContentLoader
-from feeds.model import Severity
 from feeds.settings import Settings
 
 
@@ -19,10 +18,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="feeds", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    check = commands.add_parser("check", help="load a content folder and report every problem")
-    check.add_argument(
-        "content", nargs="?", help="content folder (default: FEEDS_CONTENT or content/)"
+    check = commands.add_parser(
+        "check",
+        help="load a content folder and report every problem",
+        description="Exit status: 0 clean, 1 problems (a file rejected; with --strict, any "
+        "problem), 2 usage error or the content folder missing.",
     )
+    check.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="the content folder (default: FEEDS_CONTENT or content/); with --content, "
+        "files of that folder to check, judged against the whole folder",
+    )
+    check.add_argument("--content", metavar="DIR", help="the content folder")
+    check.add_argument("--format", choices=FORMATS, default="text", help="output (default: text)")
+    check.add_argument("--strict", action="store_true", help="warnings fail the run too")
 
     serve = commands.add_parser("serve", help="serve the feeds over HTTP")
     Settings.add_arguments(serve)
@@ -43,7 +54,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     arguments = parser.parse_args(argv)
     if arguments.command == "check":
-        return run_check(arguments.content)
+        if arguments.content is None and len(arguments.paths) > 1:
+            parser.error("check: name the folder with --content DIR to check some of its files")
+        content, files = (
+            (arguments.content, arguments.paths)
+            if arguments.content is not None
+            else (arguments.paths[0] if arguments.paths else None, [])
+        )
+        return run_check(content, files, arguments.format, strict=arguments.strict)
     if arguments.command == "serve":
         from feeds.server import run_server
 
@@ -59,32 +77,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2
 
 
-def run_check(content: str | None) -> int:
-    """Load the folder once; print a summary and every problem, path first.
+def run_check(content: str | None, files: Sequence[str] = (), output: str = "text",
+              *, strict: bool = False) -> int:  # fmt: skip
+    """Check the folder (or only `files` of it, against the whole folder); print the
+    report in the `output` format.
 
-    Exit 1 when a file was rejected (it is in no feed), else 0: what a content
-    repository runs in its own CI.
+    Exit 1 when a file was rejected (it is in no feed), or with `strict` on any
+    problem; 2 when the folder or a named file cannot be checked; else 0: what a
+    content repository runs in its own CI and pre-commit hook.
     """
     logging.disable(logging.WARNING)  # the problems are printed below, once
     root = content or Settings.from_environment().content
     try:
-        snapshot = ContentLoader(root).reload()
-    except ContentError as error:
+        report = check_files(root, files) if files else check_folder(root)
+    except (ContentError, UsageError) as error:
         print(f"feeds check: {error}", file=sys.stderr)
-        return 2
-    counts = snapshot.counts
-    print(
-        f"{root}: {counts.files} files, {counts.articles} articles in feeds, "
-        f"{len(snapshot.topics)} topics, {len(snapshot.providers)} providers; "
-        f"{counts.hidden} unpublished or removed, {counts.undated} undated, "
-        f"{counts.duplicates} duplicates, {counts.rejected} rejected"
-    )
-    kinds = Counter(p.kind for p in snapshot.problems if p.severity is Severity.ERROR)
-    if kinds:
-        print("skipped files by reason: " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
-    for problem in snapshot.problems:
-        print(problem)
-    return 1 if counts.rejected else 0
+        return USAGE
+    sys.stdout.write(FORMATTERS[output](report))
+    return report.exit_code(strict)
 
 
 def run_stats(logs: list[str], output_format: str) -> int:

@@ -136,6 +136,7 @@ class Problem:
     line: int | None = None
     severity: Severity = Severity.ERROR
     kind: str = "invalid"  # invalid | unreadable | undated | duplicate | limit | symlink
+    column: int | None = None  # 1-based, where the reader can tell (a YAML syntax error)
 
     def __str__(self) -> str:
         where = self.path if self.line is None else f"{self.path}:{self.line}"

@@ -99,9 +99,14 @@ def parse_file(relpath: str, data: bytes, site_url: str | None = None) -> Parsed
     site-relative image URLs resolve against `site_url`."""
 
     def reject(
-        reason: str, field: str | None = None, line: int | None = None, kind: str = "invalid"
+        reason: str,
+        field: str | None = None,
+        line: int | None = None,
+        kind: str = "invalid",
+        column: int | None = None,
     ) -> ParsedFile:
-        return ParsedFile(problems=(Problem(relpath, reason, field, line, kind=kind),))
+        problem = Problem(relpath, reason, field, line, kind=kind, column=column)
+        return ParsedFile(problems=(problem,))
 
     if len(data) > MAX_FILE_BYTES:
         return reject(
@@ -128,7 +133,8 @@ def parse_file(relpath: str, data: bytes, site_url: str | None = None) -> Parsed
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 2 if mark is not None else None
-        return reject(f"YAML: {error.problem or error}", line=line)
+        column = mark.column + 1 if mark is not None else None
+        return reject(f"YAML: {error.problem or error}", line=line, column=column)
     except (yaml.YAMLError, RecursionError, ValueError, OverflowError) as error:
         return reject(f"YAML: {type(error).__name__}: {str(error)[:200]}")
     if not isinstance(fields, dict):

@@ -15,14 +15,14 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def feeds_check(
-    *args: object, env: dict[str, str] | None = None
+    *args: object, env: dict[str, str] | None = None, cwd: Path = REPO
 ) -> subprocess.CompletedProcess[str]:
     # The timeout only keeps a hung child (a FIFO read, a YAML bomb) from hanging the suite.
     return subprocess.run(
         [sys.executable, "-m", "feeds.cli", "check", *map(str, args)],
         capture_output=True,
         text=True,
-        cwd=REPO,
+        cwd=cwd,
         env=env,
         timeout=120,
     )
