@@ -102,7 +102,7 @@ def build_feed(
     return Document.of(
         body,
         fmt.media_type,
-        feed.updated if feed.items else None,  # an empty feed was never modified
+        feed.updated,  # an empty feed's: the site's newest article, as its document says
         time.perf_counter() - started,
         codings,
         max_age=feed.max_age,
