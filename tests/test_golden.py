@@ -118,5 +118,5 @@ def test_golden_content_covers_what_it_should() -> None:
     video = items["Inside the PostgreSQL query planner in 12 minutes"]
     assert video["external_url"] == "https://www.youtube.com/watch?v=Qp7LanR2x0k"
     assert '<a href="https://www.youtube.com/watch?v=Qp7LanR2x0k"><img' in video["content_html"]
-    assert video["_media"][0]["player"] == "https://www.youtube.com/embed/Qp7LanR2x0k"
+    assert video["_media"]["items"][0]["player"] == "https://www.youtube.com/embed/Qp7LanR2x0k"
     assert "Release notes: Q&A, ]]> and other sharp edges" in items

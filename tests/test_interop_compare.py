@@ -129,7 +129,7 @@ def test_a_video_page_missing_from_the_content_differs(feeds: Path) -> None:
     (`<a href>`) from that item's content in RSS and Atom."""
     twin = feeds / "content/feeds/all.json"
     document = json.loads(twin.read_text(encoding="utf-8"))
-    document["items"][0]["_media"] = [{"url": "https://video.example/watch/1"}]
+    document["items"][0]["_media"] = {"items": [{"url": "https://video.example/watch/1"}]}
     twin.write_text(json.dumps(document), encoding="utf-8")
     found = differences(feeds)
     for name in ("all.rss", "all.atom"):
@@ -144,6 +144,6 @@ def test_a_video_page_linked_from_the_content_agrees(feeds: Path) -> None:
     first = document["items"][0]
     linked = re.findall(r'<a href="([^"]+)"', first["content_html"])
     assert linked, "the first bundled item links somewhere"
-    first["_media"] = [{"url": linked[-1]}]
+    first["_media"] = {"items": [{"url": linked[-1]}]}
     twin.write_text(json.dumps(document), encoding="utf-8")
     assert differences(feeds) == []

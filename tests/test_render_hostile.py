@@ -327,7 +327,7 @@ def test_what_survives_and_what_does_not(snapshot: Snapshot) -> None:
     html = every["content_html"]
     # An allow-listed embed becomes a poster linking to the video, its player in _media.
     assert '<a href="https://www.youtube.com/watch?v=abc123"><img' in html
-    assert [video["player"] for video in every["_media"]] == [
+    assert [video["player"] for video in every["_media"]["items"]] == [
         "https://www.youtube.com/embed/abc123"
     ]
     assert "evil.example" not in html and "<form" not in html and "<svg" not in html

@@ -149,7 +149,7 @@ def check_posters(content_html: str, media: list[dict[str, str]]) -> None:
 def test_json_feed_has_posters_and_the_media_extension(server: FeedsServer, feed: str) -> None:
     document = json.loads(get(server, f"{feed}.json"))
     items = document["items"]
-    assert [item.get("_media") for item in items] == EXPECTED
+    assert [item["_media"]["items"] for item in items] == EXPECTED
     for item, media in zip(items, EXPECTED, strict=True):
         check_posters(item["content_html"], media)
 
@@ -183,7 +183,7 @@ def test_feeds_build_writes_the_same_posters_and_media(content: Path, tmp_path: 
     assert done.returncode == 0, done.stderr
     for feed in FEEDS:
         items = json.loads((out / f"{feed.lstrip('/')}.json").read_bytes())["items"]
-        assert [item.get("_media") for item in items] == EXPECTED
+        assert [item["_media"]["items"] for item in items] == EXPECTED
         for fmt in ("rss", "atom"):
             parsed = feedparser.parse((out / f"{feed.lstrip('/')}.{fmt}").read_bytes())
             for entry, media in zip(parsed.entries, EXPECTED, strict=True):

@@ -64,13 +64,16 @@ def _item(item: FeedItem) -> dict[str, Any]:
             {"url": image.url, "mime_type": image.media_type} for image in article.images
         ]
     if item.videos:
-        # The players the posters in content_html stand for, in document order.
-        entry["_media"] = [
-            {"url": video.url, "player": video.player}
-            | ({"thumbnail": video.thumbnail} if video.thumbnail else {})
-            | {"title": video.title}
-            for video in item.videos
-        ]
+        # The players the posters in content_html stand for, in document order; an
+        # extension is an object (spec §"Extensions"), hence {"items": [...]} as _related.
+        entry["_media"] = {
+            "items": [
+                {"url": video.url, "player": video.player}
+                | ({"thumbnail": video.thumbnail} if video.thumbnail else {})
+                | {"title": video.title}
+                for video in item.videos
+            ]
+        }
     if article.related:
         # Extension objects must be objects (spec §"Extensions"), hence {"items": [...]}.
         entry["_related"] = {

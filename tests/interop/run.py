@@ -79,7 +79,7 @@ def expected_items(json_path: Path) -> list[Expected]:
             date=parse_date(item["date_published"]).replace(microsecond=0),
             image=item.get("image"),
             related=tuple(r["url"] for r in item.get("_related", {}).get("items", [])),
-            posters=tuple(media["url"] for media in item.get("_media", [])),
+            posters=tuple(media["url"] for media in item.get("_media", {}).get("items", [])),
         )
         for item in document["items"]
     ]
