@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import os
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from feeds.errors import ContentError
 from feeds.loader import ContentLoader
 from feeds.model import Severity
 from feeds.settings import Settings
+
+if TYPE_CHECKING:
+    from feeds.export import Choice
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,6 +40,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     build.add_argument("--out", required=True, metavar="DIR", help="folder to write to")
     build.add_argument("--gzip", action="store_true", help="also write FILE.gz beside each file")
     build.add_argument("--brotli", action="store_true", help="also write FILE.br beside each file")
+    build.add_argument(
+        "--force", action="store_true",
+        help="render every document, even those whose inputs did not change",
+    )  # fmt: skip
+    build.add_argument(
+        "--formats", type=_choices("rss", "atom", "json"), default=None, metavar="LIST",
+        help="only these formats, e.g. rss,atom (default: all)",
+    )  # fmt: skip
+    build.add_argument(
+        "--feeds", type=_choices("all", "topics", "providers", "pages"), default=None,
+        metavar="LIST",
+        help="only these feeds: all, topics, providers, and pages (index.html, opml.xml), "
+        "e.g. all,topics (default: all four)",
+    )  # fmt: skip
+    build.add_argument("--no-archives", action="store_true", help="no archive pages")
+    build.add_argument(
+        "--cache", metavar="DIR", default=None,
+        help="folder of the parse cache, which makes the next build parse only changed "
+        "files (default: $XDG_CACHE_HOME/feeds or ~/.cache/feeds)",
+    )  # fmt: skip
     Settings.add_arguments(build)
 
     arguments = parser.parse_args(argv)
@@ -45,8 +72,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments.command == "build":
         given = bool(arguments.base_url or os.environ.get("FEEDS_BASE_URL"))
         settings = Settings.from_arguments(arguments)
+        from feeds.export import Choice, Format
+
+        choice = Choice()
+        if arguments.formats:
+            choice = replace(choice, formats=frozenset(Format(f) for f in arguments.formats))
+        if arguments.feeds:
+            choice = replace(choice, kinds=frozenset(arguments.feeds))
+        if arguments.no_archives:
+            choice = replace(choice, archives=False)
         return run_build(settings, arguments.out, gzip=arguments.gzip, brotli=arguments.brotli,
-                         base_url_given=given)  # fmt: skip
+                         base_url_given=given, force=arguments.force, choice=choice,
+                         cache=arguments.cache)  # fmt: skip
     parser.error(f"unknown command {arguments.command}")
     return 2
 
@@ -79,9 +116,37 @@ def run_check(content: str | None) -> int:
     return 1 if counts.rejected else 0
 
 
+def _choices(*allowed: str) -> Callable[[str], tuple[str, ...]]:
+    """An argparse type: a comma-separated list of some of `allowed`."""
+
+    def parse(raw: str) -> tuple[str, ...]:
+        chosen = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+        wrong = [part for part in chosen if part not in allowed]
+        if wrong or not chosen:
+            raise argparse.ArgumentTypeError(
+                f"{raw!r}: a comma-separated list of {', '.join(allowed)}"
+            )
+        return chosen
+
+    return parse
+
+
+def cache_file(content: str, folder: str | None) -> Path:
+    """The parse cache of the content folder `content`: one file per content
+    folder, in `folder`, else the user's cache folder. Not in the export folder:
+    it holds unpublished articles too, and an export folder gets published."""
+    if folder is None:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+        folder = os.path.join(base, "feeds")
+    name = hashlib.blake2b(os.path.realpath(content).encode(), digest_size=8).hexdigest()
+    return Path(folder) / f"parsed-{name}.pickle"
+
+
 def run_build(settings: Settings, out: str, *, gzip: bool = False, brotli: bool = False,
-              base_url_given: bool = True) -> int:  # fmt: skip
-    """Export every published document to `out`; rewrite only what changed.
+              base_url_given: bool = True, force: bool = False, choice: Choice | None = None,
+              cache: str | None = None) -> int:  # fmt: skip
+    """Export every published document to `out` (or those `choice` selects);
+    render only documents whose inputs changed, rewrite only what changed.
 
     A progress bar on a terminal, one summary line otherwise. Exit 0 when done,
     1 when the export failed (the message names the file and the reason; no
@@ -90,7 +155,7 @@ def run_build(settings: Settings, out: str, *, gzip: bool = False, brotli: bool 
     import time
     from datetime import UTC, datetime
 
-    from feeds.export import ExportError, export
+    from feeds.export import Choice, ExportError, export
 
     logging.disable(logging.WARNING)  # rejected files are counted below; `feeds check` lists them
     bar = None
@@ -120,8 +185,14 @@ def run_build(settings: Settings, out: str, *, gzip: bool = False, brotli: bool 
     now = datetime.now(UTC)  # one instant for the whole export
     try:
         loader = ContentLoader(settings.content, settings.site_url or None, clock=lambda: now)
+        parse_cache = cache_file(settings.content, cache)
+        if not force:
+            loader.load_cache(parse_cache)
         snapshot = loader.reload()
-        result = export(snapshot, settings, out, now, gzip=gzip, brotli=brotli, progress=progress)
+        loader.save_cache(parse_cache)
+        result = export(snapshot, settings, out, now, gzip=gzip, brotli=brotli, progress=progress,
+                        sources=loader.sources(), force=force,
+                        choice=choice or Choice())  # fmt: skip
     except ContentError as error:
         print(f"feeds build: {error}", file=sys.stderr)
         return 2

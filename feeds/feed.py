@@ -88,7 +88,12 @@ class FeedItem:
     provider: Provider | None  # merged with the taxonomy
     provider_feed_url: str | None
     topics: tuple[Topic, ...]
-    content_html: str  # excerpt, embed, first image, body and "Related" list
+
+    @property
+    def content_html(self) -> str:
+        """Excerpt, embed, first image, body and "Related" list. Made when a
+        renderer asks, not by describe(): what a feed holds is known without it."""
+        return content_html(self.article)
 
 
 @dataclass(frozen=True)
@@ -287,7 +292,6 @@ def _item(snapshot: Snapshot, article: Article, base: str) -> FeedItem:
         provider=provider,
         provider_feed_url=f"{base}/feeds/providers/{provider.slug}.rss" if provider else None,
         topics=topics,
-        content_html=content_html(article),
     )
 
 

@@ -12,7 +12,9 @@ import hashlib
 import logging
 import multiprocessing
 import os
+import pickle
 import stat
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +29,7 @@ import watchfiles
 from cachetools import LRUCache
 
 from feeds.errors import ContentError, NotLoaded
+from feeds.inputs import Sources, code_version
 from feeds.model import Problem
 from feeds.parse import ARTICLE_SUFFIXES, MAX_FILE_BYTES, ParsedFile, parse_file
 from feeds.snapshot import Snapshot, build_snapshot
@@ -90,6 +93,7 @@ class ContentLoader:
         # (relpath, content digest) -> parse result: never parse the same bytes twice.
         self._parsed: LRUCache[tuple[str, bytes], ParsedFile] = LRUCache(maxsize=2 * MAX_FILES)
         self._taxonomy_key: tuple[tuple[str, StatKey], ...] | None = None
+        self._cached: dict[str, tuple[StatKey, bytes]] | None = None  # as load_cache found it
         self._site_url = site_url
         self._taxonomy = load_taxonomy(Path("/nonexistent"), None)
         self._fingerprint: tuple[object, ...] | None = None
@@ -116,6 +120,59 @@ class ContentLoader:
         returns the function that stops it."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
+
+    def sources(self) -> Sources:
+        """What the current snapshot's articles were parsed from (feeds/inputs.py)."""
+        digests = {relpath: known[1].hex() for relpath, known in self._digests.items()}
+        return Sources(digests, self._site_url)
+
+    # ---- a parse cache kept between processes (feeds build) ----
+
+    def load_cache(self, path: str | os.PathLike[str]) -> bool:
+        """Take the parses a previous process saved with `save_cache`, so that the
+        next reload parses only files whose bytes changed since. False (and
+        nothing taken) when there is no such cache, or it is of other code."""
+        try:
+            with open(path, "rb") as handle:
+                saved = _CacheUnpickler(handle).load()
+            if saved["code"] != _cache_version():
+                return False
+            site_url, files = saved["site_url"], saved["files"]
+        except FileNotFoundError:
+            return False
+        except Exception as error:  # unreadable, truncated, or not ours: parse afresh
+            log.warning("%s: parse cache not used: %s", path, error)
+            return False
+        with self._reload_lock:
+            self._site_url = site_url
+            for relpath, (stat_key, digest, parsed) in files.items():
+                self._digests[relpath] = (stat_key, digest)
+                self._parsed[(relpath, digest)] = parsed
+            self._cached = dict(self._digests)
+        return True
+
+    def save_cache(self, path: str | os.PathLike[str]) -> None:
+        """Save the current snapshot's parses for `load_cache`; written to a
+        temporary file and renamed, so a reader never sees half of it."""
+        with self._reload_lock:
+            if self._digests == self._cached:
+                return  # what the cache holds already
+            files = {}
+            for relpath, (stat_key, digest) in self._digests.items():
+                parsed = self._parsed.get((relpath, digest))
+                if parsed is not None:
+                    files[relpath] = (stat_key, digest, parsed)
+            saved = {"code": _cache_version(), "site_url": self._site_url, "files": files}
+        target = Path(path)
+        temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(temp, "wb") as handle:
+                pickle.dump(saved, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(temp, target)
+        except OSError as error:
+            log.warning("%s: parse cache not saved: %s", path, error.strerror or error)
+            temp.unlink(missing_ok=True)
 
     # ---- reloading ----
 
@@ -341,6 +398,43 @@ class ContentLoader:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+
+
+def _cache_version() -> str:
+    return f"{code_version()} {sys.implementation.cache_tag}"
+
+
+class _CacheUnpickler(pickle.Unpickler):
+    """Unpickles the parse cache and nothing else: only the classes a parse is
+    made of may be named in it, so a cache file someone else wrote cannot make
+    this process call anything."""
+
+    ALLOWED = frozenset(
+        {
+            ("feeds.parse", "ParsedFile"),
+            ("datetime", "datetime"),
+            ("datetime", "timezone"),
+            ("datetime", "timedelta"),
+        }
+        | {
+            ("feeds.model", name)
+            for name in (
+                "Article",
+                "Image",
+                "Provider",
+                "Topic",
+                "RelatedItem",
+                "Retraction",
+                "Problem",
+                "Severity",
+            )
+        }
+    )
+
+    def find_class(self, module: str, name: str) -> type:
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"{module}.{name} is not part of a parse cache")
+        return super().find_class(module, name)  # type: ignore[no-any-return]
 
 
 # A file to look at: relpath, path, stat key, digest of the bytes already parsed (if any).

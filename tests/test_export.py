@@ -43,7 +43,8 @@ BUNDLED = REPO / "content"
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # after every bundled article
 BASE_URL = "https://feeds.example.org"
 SUMMARY = re.compile(
-    r"^wrote (\d+) of (\d+) files \((\d+) unchanged, (\d+) removed\) to (.+) in \d+\.\d\d s$"
+    r"^wrote (\d+) of (\d+) files \((\d+) unchanged, (\d+) removed; "
+    r"(\d+) of (\d+) documents rendered\) to (.+) in \d+\.\d\d s$"
 )
 
 
@@ -566,8 +567,9 @@ def test_cli_writes_what_the_server_sends_and_one_summary_line(tmp_path: Path) -
     assert first.returncode == 0, first.stderr
     lines = first.stdout.splitlines()
     assert len(lines) == 1 and (match := SUMMARY.match(lines[0])), first.stdout
-    written, total, unchanged, removed = map(int, match.groups()[:4])
-    assert (written, unchanged, removed) == (total, 0, 0) and match.group(5) == str(out)
+    written, total, unchanged, removed, rendered, documents = map(int, match.groups()[:6])
+    assert (written, unchanged, removed) == (total, 0, 0) and match.group(7) == str(out)
+    assert rendered == documents == total // 2
     assert "\r" not in first.stderr and "%|" not in first.stderr  # no progress bar off a terminal
 
     # Articles from 2020: the app's own clock gives the same feeds as the command's.
@@ -580,7 +582,9 @@ def test_cli_writes_what_the_server_sends_and_one_summary_line(tmp_path: Path) -
 
     second = build("--content", str(content), "--out", str(out), "--base-url", BASE_URL, "--gzip")
     assert second.returncode == 0, second.stderr
-    assert re.match(rf"wrote 0 of {total} files \({total} unchanged, 0 removed\) ", second.stdout)
+    # Only the index and OPML are rendered again: every feed's inputs are unchanged.
+    assert re.match(rf"wrote 0 of {total} files \({total} unchanged, 0 removed; "
+                    rf"2 of {total // 2} documents rendered\) ", second.stdout)  # fmt: skip
 
 
 @pytest.mark.parametrize("rows, columns", [(24, 100), (0, 0)])  # 0 x 0: a terminal of no size
