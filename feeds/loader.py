@@ -1,9 +1,11 @@
 """The content folder -> the current `Snapshot`, kept live while the folder changes.
 
-A reload walks the folder and stats every file. A file whose stat is unchanged
-is not read; a file that is read but whose bytes are unchanged (a `git pull`, a
-git-sync symlink swap) is not parsed again. Only then is a new snapshot built,
-and it replaces the old one in a single assignment.
+A full reload walks the folder and stats every file; a reload after file-system
+events looks only at the paths they name (and what shares an inode with them),
+patching the last scan. A file whose stat is unchanged is not read; a file that
+is read but whose bytes are unchanged (a `git pull`, a git-sync symlink swap) is
+not parsed again. Only then is a new snapshot built, and it replaces the old one
+in a single assignment. A full scan still runs every SAFETY_SCAN seconds.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -38,6 +40,7 @@ from feeds.workers import fork_context, worker_count
 
 log = logging.getLogger("feeds.loader")
 
+MAX_EVENTS = 10_000  # paths named by the events of one reload; more: a full scan is as cheap
 MAX_FILES = 500_000  # a folder with more article files than this is cut (and says so)
 UNREADABLE = b"unreadable"  # stands for a file's digest when it cannot be read (16 bytes never)
 # A full scan even when no file-system event came: network file systems and
@@ -96,8 +99,14 @@ class ContentLoader:
         self._cached: dict[str, tuple[StatKey, bytes]] | None = None  # as load_cache found it
         self._site_url = site_url
         self._taxonomy = load_taxonomy(Path("/nonexistent"), None)
-        self._fingerprint: tuple[object, ...] | None = None
+        self._fingerprint: tuple[tuple[str, StatKey], ...] | None = None  # the taxonomy's
         self._last_scan: tuple[object, ...] | None = None
+        # What the current snapshot was made of, and the scan it came from: a reload
+        # after file-system events patches them (feeds/loader.py's _rescan).
+        self._results: dict[str, ParsedFile] = {}
+        self._keys: dict[str, bytes] = {}  # relpath -> content digest
+        self._last_full: _Scan | None = None
+        self._inodes: dict[tuple[int, int], list[str]] | None = None  # (device, inode) -> relpaths
         self._reported: set[str] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -176,8 +185,15 @@ class ContentLoader:
 
     # ---- reloading ----
 
-    def reload(self) -> Snapshot:
+    def reload(self, events: Collection[str] | None = None) -> Snapshot:
         """Bring the snapshot up to date with the folder; return the current one.
+
+        `events`: the absolute paths file-system events named since the last
+        reload. Only those are looked at again (a folder: what is in it), and
+        the files that share an inode with one of them (hard links, symlinks);
+        anything the last scan cannot be patched for (the folder swapped, a
+        hidden symlink such as a ConfigMap's `..data` changed, too many events)
+        makes it a full scan. None: a full scan.
 
         Raises ContentError when the folder cannot be read at all; the previous
         snapshot then stays current.
@@ -185,7 +201,7 @@ class ContentLoader:
         with self._reload_lock:
             started = time.perf_counter()
             try:
-                snapshot = self._reload()
+                snapshot = self._reload(events)
             except Exception as error:
                 self.stats.errors += 1
                 # Said on /readyz: the reason, never a path of the machine.
@@ -197,23 +213,38 @@ class ContentLoader:
             self.stats.last_error = None
             return snapshot
 
-    def _reload(self) -> Snapshot:
-        scan = self._scan()
+    def _reload(self, events: Collection[str] | None = None) -> Snapshot:
+        rescan = self._rescan(events) if events is not None else None
+        if rescan is None:
+            scan, touched = self._scan(), None
+        else:
+            scan, touched = rescan
         seen = (scan.files, scan.problems, scan.taxonomy_key)
         if self._snapshot is not None and seen == self._last_scan:
+            self._last_full = scan
             return self._snapshot  # not one stat changed, and no file waits to be read again
         if scan.taxonomy_key != self._taxonomy_key:
             site_url = self.site_url or site_url_from_config(Path(scan.root))
             if site_url != self._site_url:
                 self._parsed.clear()  # image URLs resolved against the old site URL
                 self._site_url = site_url
+                touched = None  # every file is parsed again
             self._taxonomy = load_taxonomy(Path(scan.root), self._site_url)
             self._taxonomy_key = scan.taxonomy_key
 
-        results: dict[str, ParsedFile] = {}
-        keys: dict[str, bytes] = {}  # relpath -> content digest: what the snapshot is made of
+        # relpath -> parse, and content digest: what the snapshot is made of. A full
+        # scan looks at every file; a rescan only at those it touched.
+        results: dict[str, ParsedFile] = {} if touched is None else dict(self._results)
+        keys: dict[str, bytes] = {} if touched is None else dict(self._keys)
+        if touched is None:
+            relpaths: Iterable[str] = scan.files
+            vanished = self._digests.keys() - scan.files.keys()
+        else:
+            relpaths = [relpath for relpath in touched if relpath in scan.files]
+            vanished = {relpath for relpath in touched if relpath not in scan.files}
         changed: list[_Work] = []  # files whose stat changed: read them, parse if the bytes did
-        for relpath, (path, stat_key) in scan.files.items():
+        for relpath in relpaths:
+            path, stat_key = scan.files[relpath]
             if relpath in scan.problems:
                 results[relpath] = ParsedFile(problems=(scan.problems[relpath],))
                 keys[relpath] = b"!" + scan.problems[relpath].reason.encode()
@@ -235,13 +266,19 @@ class ContentLoader:
                 self._digests[relpath] = (stat_key, digest)
                 self.stats.files_parsed += 1
             results[relpath] = parsed
-        for relpath in self._digests.keys() - scan.files.keys():
-            del self._digests[relpath]  # vanished: forget it
+        for relpath in vanished:
+            self._digests.pop(relpath, None)  # vanished: forget it
+            results.pop(relpath, None)
+            keys.pop(relpath, None)
 
         # An unreadable file is read again at the next scan even if its stat is the same.
         self._last_scan = None if UNREADABLE in keys.values() else seen
-        fingerprint = (tuple(sorted(keys.items())), scan.taxonomy_key)
-        if self._snapshot is not None and fingerprint == self._fingerprint:
+        self._last_full = scan
+        if touched is None:
+            self._inodes = None  # made again from this scan when a rescan needs it
+        same = keys == self._keys and scan.taxonomy_key == self._fingerprint
+        self._results, self._keys = results, keys
+        if self._snapshot is not None and same:
             return self._snapshot
         generation = self._snapshot.generation + 1 if self._snapshot else 1
         snapshot = build_snapshot(
@@ -250,7 +287,7 @@ class ContentLoader:
             self.clock(),
             generation,
         )
-        self._fingerprint = fingerprint
+        self._fingerprint = scan.taxonomy_key
         self.stats.last_error = None  # before the swap: no reader sees new content and an old error
         self._snapshot = snapshot  # the atomic swap: readers see the old or the new one
         self.stats.reloads += 1
@@ -300,19 +337,92 @@ class ContentLoader:
                     relpath, f"more than {MAX_FILES} files: not read", kind="limit"
                 )
                 files[relpath] = (path, (0, 0, 0, 0))
-        taxonomy = tuple(
-            (relpath, stat_key)
-            for relpath, _, stat_key in _walk(
-                os.path.join(root, TAXONOMY_DIR),
-                prefix=TAXONOMY_DIR,
-                suffixes=(".yaml", ".yml", ".md"),
-            )
-            if not isinstance(stat_key, Problem)
-        )
-        config = _stat_key(os.path.join(root, "_config.yml"))
-        if config is not None:
-            taxonomy += (("_config.yml", config),)
-        return _Scan(files, tuple(sorted(taxonomy)), problems, root)
+        return _Scan(files, _taxonomy_key(root), problems, root)
+
+    def _rescan(self, events: Collection[str]) -> tuple[_Scan, set[str]] | None:
+        """The last scan, patched for the paths `events` name, and the relpaths
+        whose entry it touched; None when only a full scan will do."""
+        last = self._last_full
+        if last is None or len(events) > MAX_EVENTS:
+            return None
+        root = os.path.realpath(self.root)
+        if root != last.root or not os.path.isdir(root):
+            return None  # the folder was swapped (git-sync) or is gone
+        files, problems = dict(last.files), dict(last.problems)
+        touched: set[str] = set()
+
+        def forget(relpath: str) -> None:
+            """`relpath` and, if it was a folder, everything in it."""
+            inside = relpath + "/"
+            named = [relpath] if relpath in files else [k for k in files if k.startswith(inside)]
+            for known in named:
+                if files.pop(known, None) is not None:
+                    problems.pop(known, None)
+                    touched.add(known)
+
+        def add(relpath: str, path: str, outcome: StatKey | Problem) -> None:
+            touched.add(relpath)
+            if isinstance(outcome, Problem):
+                problems[relpath] = outcome
+                files[relpath] = (path, (0, 0, 0, 0))
+            else:
+                files[relpath] = (path, outcome)
+
+        again: set[str] = set()  # paths looked at, and those sharing an inode with one
+        for event in events:
+            if event != root and not event.startswith(root + os.sep):
+                return None  # e.g. the folder holding a swapped symlink
+            relpath = os.path.relpath(event, root).replace(os.sep, "/")
+            parts = relpath.split("/")
+            hidden = next((i for i, part in enumerate(parts) if part.startswith(".")), None)
+            if relpath == ".":
+                return None
+            if hidden is not None:
+                # Hidden names are never read, but a ConfigMap swaps a hidden
+                # symlink (`..data`) the visible files lead through.
+                if os.path.islink(os.path.join(root, *parts[: hidden + 1])):
+                    return None
+                continue
+            if parts[0] == TAXONOMY_DIR or relpath == "_config.yml":
+                continue  # the taxonomy is looked at on every reload
+            again.add(relpath)
+        inodes = self._inode_index(last)
+        for relpath in list(again):
+            known = files.get(relpath)
+            if known is not None:
+                again.update(inodes.get(known[1][:2], ()))
+        for relpath in sorted(again):
+            old = files.get(relpath)
+            forget(relpath)
+            path = os.path.join(root, *relpath.split("/"))
+            for found, found_path, outcome in _look_at(path, relpath, root):
+                add(found, found_path, outcome)
+            self._index(inodes, relpath, old, files.get(relpath))
+        if len(files) > MAX_FILES:
+            return None
+        return _Scan(files, _taxonomy_key(root), problems, root), touched
+
+    def _inode_index(self, scan: _Scan) -> dict[tuple[int, int], list[str]]:
+        """(device, inode) -> the relpaths that lead to it: a change named by one
+        name of a file is a change of its other names (hard links, symlinks) too.
+        Made on the first rescan, so a process that never watches never pays."""
+        if self._inodes is None:
+            self._inodes = {}
+            for relpath, (_, stat_key) in scan.files.items():
+                self._inodes.setdefault(stat_key[:2], []).append(relpath)
+        return self._inodes
+
+    @staticmethod
+    def _index(
+        inodes: dict[tuple[int, int], list[str]],
+        relpath: str,
+        old: tuple[str, StatKey] | None,
+        new: tuple[str, StatKey] | None,
+    ) -> None:
+        if old is not None and relpath in (names := inodes.get(old[1][:2], [])):
+            names.remove(relpath)
+        if new is not None:
+            inodes.setdefault(new[1][:2], []).append(relpath)
 
     def _report(self, snapshot: Snapshot) -> None:
         """Log each problem once, not on every reload."""
@@ -363,9 +473,11 @@ class ContentLoader:
                     ignore_permission_denied=True,
                 ):
                     due = time.monotonic() - last_scan >= SAFETY_SCAN
-                    if changes or due or not scanned_since_setup:
-                        self._reload_logged()
+                    if due or not scanned_since_setup:
+                        self._reload_logged()  # a full scan: the safety net
                         scanned_since_setup, last_scan = True, time.monotonic()
+                    elif changes:
+                        self._reload_logged({path for _, path in changes})
                     if self._watched_paths() != paths:
                         break  # the folder was swapped or removed: watch what is there now
             except Exception as error:  # no events to be had here: scan on a timer
@@ -385,9 +497,9 @@ class ContentLoader:
             return tuple(sorted({real, os.path.dirname(root)}))
         return (real,)
 
-    def _reload_logged(self) -> None:
+    def _reload_logged(self, events: Collection[str] | None = None) -> None:
         try:
-            self.reload()
+            self.reload(events)
         except ContentError as error:
             log.error("reload failed, still serving the last good content: %s", error)
         except Exception:  # a bug must not stop the watching, nor the serving
@@ -503,8 +615,38 @@ def _printable_name(name: str) -> bool:
     return True
 
 
+def _taxonomy_key(root: str) -> tuple[tuple[str, StatKey], ...]:
+    """What tells that the taxonomy or `_config.yml` may have changed."""
+    taxonomy = tuple(
+        (relpath, stat_key)
+        for relpath, _, stat_key in _walk(
+            os.path.join(root, TAXONOMY_DIR),
+            prefix=TAXONOMY_DIR,
+            suffixes=(".yaml", ".yml", ".md"),
+        )
+        if not isinstance(stat_key, Problem)
+    )
+    config = _stat_key(os.path.join(root, "_config.yml"))
+    if config is not None:
+        taxonomy += (("_config.yml", config),)
+    return tuple(sorted(taxonomy))
+
+
+def _look_at(
+    path: str, relpath: str, content_root: str
+) -> Iterator[tuple[str, str, StatKey | Problem]]:
+    """What a full scan finds at `path` (`relpath` in the content folder whose
+    real path is `content_root`): nothing, one article file, or a folder's."""
+    rel_dir, _, name = relpath.rpartition("/")
+    yield from _walk(os.path.dirname(path), rel_dir, real_root=content_root, only=name)
+
+
 def _walk(
-    root: str, prefix: str = "", suffixes: tuple[str, ...] = ARTICLE_SUFFIXES
+    root: str,
+    prefix: str = "",
+    suffixes: tuple[str, ...] = ARTICLE_SUFFIXES,
+    real_root: str | None = None,
+    only: str | None = None,
 ) -> Iterator[tuple[str, str, StatKey | Problem]]:
     """Article files under `root`, sorted: (relpath, path, stat key or problem).
 
@@ -512,13 +654,18 @@ def _walk(
     regular file (a FIFO would block a read forever). Symlinked files are followed
     only when they stay inside the folder; symlinked folders are never followed,
     so a loop cannot make the walk endless.
+
+    `real_root`: the content folder's real path, when `root` is a folder in it
+    (`prefix` its relpath); `only`: of `root` itself, only the entry so named.
     """
     stack = [(prefix, root)]
-    real_root = os.path.realpath(root)
+    real_root = real_root or os.path.realpath(root)
     while stack:
         rel_dir, abs_dir = stack.pop()
         try:
             entries = sorted(os.scandir(abs_dir), key=lambda e: e.name)
+            if only is not None and abs_dir == root:
+                entries = [entry for entry in entries if entry.name == only]
         except OSError as error:
             if rel_dir != prefix:
                 yield (
