@@ -155,7 +155,7 @@ def run_build(settings: Settings, out: str, *, gzip: bool = False, brotli: bool 
     import time
     from datetime import UTC, datetime
 
-    from feeds.export import Choice, ExportError, export
+    from feeds.export import Choice, ExportError, current_export, export
 
     logging.disable(logging.WARNING)  # rejected files are counted below; `feeds check` lists them
     bar = None
@@ -185,14 +185,23 @@ def run_build(settings: Settings, out: str, *, gzip: bool = False, brotli: bool 
     now = datetime.now(UTC)  # one instant for the whole export
     try:
         loader = ContentLoader(settings.content, settings.site_url or None, clock=lambda: now)
+        choice = choice or Choice()
+        if not force:
+            # Nothing changed since the last export (every stat the same): done,
+            # without loading anything.
+            result = current_export(out, loader.scan_key(fresh=True), settings, now, gzip=gzip,
+                                    brotli=brotli, choice=choice)  # fmt: skip
+            if result is not None:
+                print(result.summary(time.perf_counter() - started))
+                return 0
         parse_cache = cache_file(settings.content, cache)
         if not force:
             loader.load_cache(parse_cache)
         snapshot = loader.reload()
         loader.save_cache(parse_cache)
         result = export(snapshot, settings, out, now, gzip=gzip, brotli=brotli, progress=progress,
-                        sources=loader.sources(), force=force,
-                        choice=choice or Choice())  # fmt: skip
+                        sources=loader.sources(), force=force, choice=choice,
+                        scan_key=loader.scan_key())  # fmt: skip
     except ContentError as error:
         print(f"feeds build: {error}", file=sys.stderr)
         return 2

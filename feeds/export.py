@@ -12,6 +12,9 @@ Design notes:
   the settings and code that shape it) and the size, mtime and inode of each of
   its files. A document whose inputs are unchanged, and whose files are as the
   last export left them, is not rendered at all; `force` renders every one.
+  The manifest also records a digest of the folder's scan, the settings and the
+  code, and when time next changes a document: `current_export` tells from
+  these alone, loading nothing, that the export is already what it would be.
   A rendered file whose bytes did not change is not touched (it keeps its
   mtime), so a sync to a bucket uploads only what changed.
 - Ownership. `OUT/.feeds-manifest.json` lists every file the export wrote. Only
@@ -39,6 +42,7 @@ import contextlib
 import ctypes
 import errno
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -56,7 +60,7 @@ from typing import TypeVar
 from feeds.documents import INDEX_PATH, build_feed, build_page, published_paths
 from feeds.errors import FeedsError
 from feeds.feed import Format, Kind, Selection
-from feeds.inputs import DocumentInputs, Sources
+from feeds.inputs import DocumentInputs, Sources, code_version, settings_key
 from feeds.settings import Settings
 from feeds.snapshot import Snapshot
 from feeds.workers import fork_context, worker_count
@@ -161,6 +165,7 @@ def export(
     sources: Sources | None = None,
     force: bool = False,
     choice: Choice = Choice(),
+    scan_key: str | None = None,
 ) -> ExportResult:
     """Write every published document of `snapshot` (as of `now`) under `out`,
     or those `choice` selects.
@@ -171,10 +176,12 @@ def export(
     whose inputs are those the previous export recorded, and whose files are
     as it left them, is not rendered again, unless `force`. Raises
     ExportError, naming the file and the reason, when the export cannot be
-    completed; the previous export is then intact.
+    completed; the previous export is then intact. `scan_key`
+    (ContentLoader.scan_key()) is recorded, for `current_export`.
     """
     started = time.perf_counter()
     root = Path(out)
+    forms = ("",) + ((".gz",) if gzip else ()) + ((".br",) if brotli else ())
     jobs: list[_Job] = []
     skipped: list[str] = []
     paths = published_paths(snapshot, settings if choice.archives else None, now)
@@ -186,11 +193,14 @@ def export(
             skipped.append(f"{url_path!r}: not a file name inside the export folder")
         else:
             jobs.append((relpath, url_path, selection, fmt))
-    forms = ("",) + ((".gz",) if gzip else ()) + ((".br",) if brotli else ())
     work = _Work(snapshot, settings, now, root, forms)
     inputs = DocumentInputs(snapshot, settings, now, sources) if sources is not None else None
     with _locked(root):
         writer = _Writer(root, [job[0] + form for job in jobs for form in forms])
+        if scan_key is not None and not skipped:
+            until = snapshot.next_change(now, settings.retraction_days)
+            writer.source = {"key": _export_key(scan_key, settings, choice, forms),
+                             "until": until.isoformat() if until else None}  # fmt: skip
         recorded = {} if force else writer.recorded_documents()
         to_render: list[_Job] = []
         for job in jobs:
@@ -207,6 +217,55 @@ def export(
     return ExportResult(root, tuple(sorted(writer.files)), tuple(written), tuple(removed),
                         tuple(skipped), time.perf_counter() - started,
                         tuple(job[0] for job in to_render), len(jobs))  # fmt: skip
+
+
+def current_export(
+    out: str | os.PathLike[str],
+    scan_key: str | None,
+    settings: Settings,
+    now: datetime,
+    *,
+    gzip: bool = False,
+    brotli: bool = False,
+    choice: Choice = Choice(),
+) -> ExportResult | None:
+    """The export in `out`, when it is already what `export` would write: the
+    folder scans as it did then (`scan_key`: ContentLoader.scan_key(fresh=True)),
+    with the same code, settings and choice, `now` is before the next moment
+    time changes a document (a scheduled article, a retraction), and every file
+    is as that export left it. Else None. Nothing is loaded, parsed or rendered."""
+    started = time.perf_counter()
+    root = Path(out)
+    if scan_key is None:
+        return None
+    forms = ("",) + ((".gz",) if gzip else ()) + ((".br",) if brotli else ())
+    with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
+        manifest = json.loads((root / MANIFEST_NAME).read_bytes())
+        source, owned = manifest.get("source") or {}, manifest["files"]
+        if source.get("key") != _export_key(scan_key, settings, choice, forms):
+            return None
+        until = source.get("until")
+        if until is not None and now >= datetime.fromisoformat(until):
+            return None
+        documents = [_Document.from_json(entry) for entry in manifest["documents"].values()]
+        files = {relpath for document in documents if document for relpath in document.files}
+        if None in documents or files != set(owned):
+            return None  # a record dropped, or a stale file left to remove
+        for document in documents:
+            assert document is not None
+            if not document.current(root, document):
+                return None
+        return ExportResult(root, tuple(sorted(files)), (), (), (), time.perf_counter() - started,
+                            (), len(documents))  # fmt: skip
+    return None
+
+
+def _export_key(scan_key: str, settings: Settings, choice: Choice, forms: tuple[str, ...]) -> str:
+    """What an export is made of, as a whole: the folder as scanned, the code,
+    the settings that shape bytes, the documents chosen and their forms."""
+    seen = (scan_key, code_version(), settings_key(settings), sorted(map(str, choice.kinds)),
+            sorted(map(str, choice.formats)), choice.archives, forms)  # fmt: skip
+    return hashlib.blake2b(repr(seen).encode(), digest_size=16).hexdigest()
 
 
 FileStat = tuple[int, int, int]  # size, mtime in ns, inode: as the export left the file
@@ -243,7 +302,7 @@ class _Document:
         if not isinstance(entry, dict):
             return None
         inputs, files = entry.get("inputs"), entry.get("files")
-        if not isinstance(inputs, str) or not isinstance(files, dict):
+        if not isinstance(inputs, str | None) or not isinstance(files, dict):
             return None
         stats: dict[str, FileStat | None] = {}
         for relpath, stat_ in files.items():
@@ -446,6 +505,7 @@ class _Writer:
         self.owned: set[str] | None = None  # the files the previous export wrote
         self.recorded: dict[str, _Document] = {}  # its documents, by file
         self.documents: dict[str, _Document] = {}  # this export's documents, by file
+        self.source: dict[str, object] | None = None  # what it was made of, as a whole
 
     def run(self, staged: Iterable[list[_Change]]) -> tuple[list[str], list[str]]:
         """Make the folders the files need, take the changes as they are staged,
@@ -462,7 +522,8 @@ class _Writer:
             _make_durable([change.temp for change in self.changes if change.temp])
             if not self.files <= owned:
                 # Own every file that may exist from here on, before it exists.
-                self._write_manifest(owned | self.files, recorded)  # records checked by stat
+                # Records checked by stat; no source: the export is not whole yet.
+                self._write_manifest(owned | self.files, recorded, None)
             for change in self.changes:
                 target = self.root / change.relpath
                 _call(target, "cannot rename into place", os.replace, change.temp, target)
@@ -473,7 +534,7 @@ class _Writer:
         self._sync_dirs(self.root / change.relpath for change in self.changes)
         removed, kept = self._remove(sorted(owned - self.files))
         self._record_files()
-        self._write_manifest(self.files | kept, self.documents)
+        self._write_manifest(self.files | kept, self.documents, self.source)
         return [change.relpath for change in self.changes], removed
 
     # ---- what is there ----
@@ -519,6 +580,7 @@ class _Writer:
                         info = os.lstat(self.root / relpath)
                     except OSError:
                         document.inputs = None  # not known to be current: rendered next time
+                        self.source = None
                         continue
                     document.files[relpath] = (info.st_size, info.st_mtime_ns, info.st_ino)
 
@@ -535,11 +597,12 @@ class _Writer:
             _call(path, "cannot create folder", os.mkdir, path)
             self.created_dirs.append(path)
 
-    def _write_manifest(self, owned: Iterable[str], documents: dict[str, _Document]) -> None:
+    def _write_manifest(self, owned: Iterable[str], documents: dict[str, _Document],
+                        source: dict[str, object] | None) -> None:  # fmt: skip
         records = {relpath: document.to_json() for relpath, document in sorted(documents.items())
-                   if document.inputs is not None}  # fmt: skip
+                   if None not in document.files.values()}  # fmt: skip
         data = (json.dumps({"generator": "feeds build", "version": MANIFEST_VERSION,
-                            "files": sorted(owned), "documents": records},
+                            "source": source, "files": sorted(owned), "documents": records},
                            indent=1) + "\n").encode()  # fmt: skip
         if data == self.manifest:
             return

@@ -130,6 +130,19 @@ class ContentLoader:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
+    def scan_key(self, fresh: bool = False) -> str | None:
+        """A digest of what a scan of the folder sees: every file's stat, the
+        taxonomy's, what could not be read. The scan the last reload made, or a
+        `fresh` one; None when a file of the last reload could not be read (it
+        is read again next time, whatever its stat)."""
+        if not fresh and (self._last_full is None or self._last_scan is None):
+            return None
+        scan = self._scan() if fresh else self._last_full
+        assert scan is not None
+        seen = (sorted(scan.files.items()), sorted((k, repr(v)) for k, v in scan.problems.items()),
+                scan.taxonomy_key, scan.root, self.site_url)  # fmt: skip
+        return hashlib.blake2b(repr(seen).encode(), digest_size=16).hexdigest()
+
     def sources(self) -> Sources:
         """What the current snapshot's articles were parsed from (feeds/inputs.py)."""
         digests = {relpath: known[1].hex() for relpath, known in self._digests.items()}

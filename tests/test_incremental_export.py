@@ -13,8 +13,9 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -172,12 +173,33 @@ def test_a_changed_setting_renders_every_feed_again(content: Path, tmp_path: Pat
     assert_same_as_cold(content, out, tmp_path, "--site-title", "Another title")
 
 
-def test_nothing_changed_renders_only_the_pages(content: Path, tmp_path: Path) -> None:
+def test_nothing_changed_renders_nothing(content: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     build(content, out)
-    mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.name != MANIFEST_NAME}
-    assert build(content, out)[0] == 2  # index.html and opml.xml: no inputs of their own
-    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.name != MANIFEST_NAME} == mtimes
+    mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    assert build(content, out)[0] == 0
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == mtimes
+    # A file touched but not changed: the folder no longer scans the same, so the
+    # documents are looked at, and only the index and OPML (no inputs) rendered.
+    os.utime(content / NEWS)
+    assert build(content, out)[0] == 2
+
+
+def test_nothing_changed_but_the_clock_passed_a_scheduled_article(
+    content: Path, tmp_path: Path
+) -> None:
+    when = datetime.now(UTC) + timedelta(seconds=3)
+    write_article(content, "_news/soon.md", {
+        "title": "Coming soon", "publishedDateTime": when.isoformat(),
+        "webUrl": "https://soon.example/1", "published": True})  # fmt: skip
+    out = tmp_path / "out"
+    build(content, out)
+    assert b"Coming soon" not in (out / "feeds/all.rss").read_bytes()
+    time.sleep(max(0.0, (when - datetime.now(UTC)).total_seconds()) + 0.1)
+    rendered, documents = build(content, out)
+    assert b"Coming soon" in (out / "feeds/all.rss").read_bytes()
+    assert 0 < rendered < documents
+    assert_same_as_cold(content, out, tmp_path)
 
 
 def test_one_changed_article_renders_only_the_feeds_that_show_it(
