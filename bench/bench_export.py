@@ -93,6 +93,8 @@ def main() -> int:
                         help=f"corpus to build (default: {' '.join(DEFAULT_CORPORA)})")  # fmt: skip
     parser.add_argument("--repeat", type=int, default=3, help="runs of each tool (default 3)")
     parser.add_argument("--out", type=Path, default=TABLE, help=f"table file (default {TABLE})")
+    parser.add_argument("--no-jekyll", action="store_true",
+                        help="leave Jekyll out (it takes minutes on 10k)")  # fmt: skip
     arguments = parser.parse_args()
     for program in ("hugo", "jekyll"):
         if shutil.which(program) is None:
@@ -105,7 +107,10 @@ def main() -> int:
             sys.exit(
                 f"{folder}: no such corpus (bash bench/export_peers.sh makes bench/corpora/10k)"
             )
-        corpora.append(prepare(name, root))
+        corpus = prepare(name, root)
+        if arguments.no_jekyll:
+            corpus.tools = [tool for tool in corpus.tools if not tool.name.startswith("Jekyll")]
+        corpora.append(corpus)
     load_before = os.getloadavg()[0]
     for corpus in corpora:
         measure(corpus, arguments.repeat)

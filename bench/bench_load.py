@@ -24,8 +24,8 @@ Why each measurement is taken the way it is:
   a new snapshot), the idle reload (nothing changed: the scan alone), and the
   time from a change to a snapshot holding it, and the all-articles RSS feed
   rendered from it (what the server sends next) showing it, while
-  `watch(interval)` runs, polled every 5 ms. Changes land at phases spread evenly over a watch cycle,
-  so the median is what a writer can expect, not a lucky or unlucky draw.
+  `watch(interval)` runs, polled every 5 ms. Changes land at phases spread
+  evenly over a watch cycle, so the median is what a writer can expect, not a lucky or unlucky draw.
   The change is written the way git and editors write (a new file renamed
   over the old one) in a scratch copy of the corpus (hard links, in
   `bench/out/change-copies/`): no corpus is ever written to, since other
