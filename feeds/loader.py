@@ -40,6 +40,11 @@ from feeds.workers import fork_context, worker_count
 
 log = logging.getLogger("feeds.loader")
 
+# Events are handed over once none came for this long (or after `interval` at
+# most): a rename is one event, and a reload after events costs what they name,
+# so a short quiet time is cheap; a burst still comes in few groups, as each
+# reload's events gather while it runs.
+WATCH_STEP_MS = 10
 MAX_EVENTS = 10_000  # paths named by the events of one reload; more: a full scan is as cheap
 MAX_FILES = 500_000  # a folder with more article files than this is cut (and says so)
 UNREADABLE = b"unreadable"  # stands for a file's digest when it cannot be read (16 bytes never)
@@ -478,7 +483,7 @@ class ContentLoader:
                     *paths,
                     watch_filter=None,  # dot names too: a ConfigMap swaps `..data`
                     debounce=max(int(interval * 1000), 50),
-                    step=min(50, max(int(interval * 1000), 1)),
+                    step=min(WATCH_STEP_MS, max(int(interval * 1000), 1)),
                     stop_event=self._stop,
                     rust_timeout=max(int(interval * 1000), 1),
                     yield_on_timeout=True,
