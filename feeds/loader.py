@@ -45,6 +45,10 @@ log = logging.getLogger("feeds.loader")
 # so a short quiet time is cheap; a burst still comes in few groups, as each
 # reload's events gather while it runs.
 WATCH_STEP_MS = 10
+# The parse cache is saved again only when this many files differ from it (read
+# or parsed anew): a save writes all of it (9 MB for 10,000 files, a third of a
+# second), reading a few files again next time costs milliseconds.
+CACHE_SAVE_MIN_CHANGES = 64
 MAX_EVENTS = 10_000  # paths named by the events of one reload; more: a full scan is as cheap
 MAX_FILES = 500_000  # a folder with more article files than this is cut (and says so)
 UNREADABLE = b"unreadable"  # stands for a file's digest when it cannot be read (16 bytes never)
@@ -111,6 +115,7 @@ class ContentLoader:
         self._results: dict[str, ParsedFile] = {}
         self._keys: dict[str, bytes] = {}  # relpath -> content digest
         self._last_full: _Scan | None = None
+        self._prescan: _Scan | None = None  # made by scan_key(fresh=True), for the next reload
         self._inodes: dict[tuple[int, int], list[str]] | None = None  # (device, inode) -> relpaths
         self._reported: set[str] = set()
         self._stop = threading.Event()
@@ -138,12 +143,16 @@ class ContentLoader:
     def scan_key(self, fresh: bool = False) -> str | None:
         """A digest of what a scan of the folder sees: every file's stat, the
         taxonomy's, what could not be read. The scan the last reload made, or a
-        `fresh` one; None when a file of the last reload could not be read (it
-        is read again next time, whatever its stat)."""
+        `fresh` one (which the next reload then starts from: one walk of the
+        folder for both); None when a file of the last reload could not be read
+        (it is read again next time, whatever its stat)."""
         if not fresh and (self._last_full is None or self._last_scan is None):
             return None
-        scan = self._scan() if fresh else self._last_full
-        assert scan is not None
+        if fresh:
+            self._prescan = scan = self._scan()
+        else:
+            assert self._last_full is not None
+            scan = self._last_full
         seen = (sorted(scan.files.items()), sorted((k, repr(v)) for k, v in scan.problems.items()),
                 scan.taxonomy_key, scan.root, self.site_url)  # fmt: skip
         return hashlib.blake2b(repr(seen).encode(), digest_size=16).hexdigest()
@@ -182,8 +191,11 @@ class ContentLoader:
         """Save the current snapshot's parses for `load_cache`; written to a
         temporary file and renamed, so a reader never sees half of it."""
         with self._reload_lock:
-            if self._digests == self._cached:
-                return  # what the cache holds already
+            if self._cached is not None:
+                cached = self._cached
+                differ = sum(1 for key, known in self._digests.items() if cached.get(key) != known)
+                if differ < CACHE_SAVE_MIN_CHANGES:
+                    return  # the few files it misses cost less to read again than a save
             files = {}
             for relpath, (stat_key, digest) in self._digests.items():
                 parsed = self._parsed.get((relpath, digest))
@@ -234,9 +246,10 @@ class ContentLoader:
     def _reload(self, events: Collection[str] | None = None) -> Snapshot:
         rescan = self._rescan(events) if events is not None else None
         if rescan is None:
-            scan, touched = self._scan(), None
+            scan, touched = self._prescan or self._scan(), None
         else:
             scan, touched = rescan
+        self._prescan = None
         seen = (scan.files, scan.problems, scan.taxonomy_key)
         if self._snapshot is not None and seen == self._last_scan:
             self._last_full = scan
