@@ -282,7 +282,8 @@ def _run(tool: Tool, out: Path, cache: Path) -> str:
 def _check(tool: Tool, corpus: Corpus, out: Path) -> int:
     """The number of feeds written; exits when a topic feed is missing."""
     if tool.name.startswith("feeds"):
-        feeds = [p for p in out.rglob("*") if p.suffix in (".rss", ".atom", ".json")]
+        suffixes = (".rss", ".atom", ".json")  # not .feeds-manifest.json
+        feeds = [p for p in out.rglob("*") if p.suffix in suffixes and p.name[0] != "."]
         topic_feeds = list((out / "feeds" / "topics").glob("*.rss"))
     elif tool.name == "Hugo":
         feeds = list(out.rglob("index.xml"))
