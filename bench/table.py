@@ -281,8 +281,8 @@ def load_rows(summary: Summary, inputs: Inputs) -> None:
         "same front matter, pinned to one core (bench_load.py). Memory: feeds' peak RSS of "
         "the loading process (the pool's workers not counted) and RSS growth per article file; the "
         "reference's is `CSafeLoader` keeping the parsed dicts (table.py ref-memory). "
-        "change→snapshot: a file rewritten (new file renamed over it) until the snapshot shows "
-        "it, `watch()` running; median (max)."
+        "change→served feed: a file rewritten (new file renamed over it) until the snapshot "
+        "and /feeds/all.rss rendered from it show it, `watch()` running; median (max)."
     )
     for row in tables:
         corpus = row["corpus"]
