@@ -403,6 +403,14 @@ class ContentLoader:
         for event in events:
             if event != root and not event.startswith(root + os.sep):
                 return None  # e.g. the folder holding a swapped symlink
+            parent = os.path.dirname(event)
+            real_parent = os.path.realpath(parent)
+            if real_parent != parent:
+                # Named through a symlinked folder: a watch may follow one, and then
+                # name a file by that way. The scan knows it by its real path only.
+                if real_parent != root and not real_parent.startswith(root + os.sep):
+                    continue
+                event = os.path.join(real_parent, os.path.basename(event))
             relpath = os.path.relpath(event, root).replace(os.sep, "/")
             parts = relpath.split("/")
             hidden = next((i for i, part in enumerate(parts) if part.startswith(".")), None)

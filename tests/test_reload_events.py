@@ -130,6 +130,22 @@ def test_a_symlinked_file_follows_its_target(root: Path) -> None:
     assert "Retargeted" in titles(snapshot).values()
 
 
+def test_an_event_through_a_symlinked_folder_names_the_real_file(root: Path) -> None:
+    """Symlinked folders are never walked (no loops). A recursive watch may follow
+    one and name a file by that way: the file is read at its real path."""
+    os.symlink("_news", root / "_also-news")
+    os.symlink(".", root / "_news/loop")
+    loader = ContentLoader(root)
+    loader.reload()
+    write_article(root, "_news/story-1.md", article("Story 1, edited", 2))
+    write_article(root, "_news/story-2.md", article("Story 2, edited", 3))
+    events = {str(root / "_also-news/story-1.md"), str(root / "_news/loop/story-2.md")}
+    snapshot = loader.reload(events)
+    assert snapshot.counts == ContentLoader(root).reload().counts
+    assert titles(snapshot) == full(root)
+    assert {"Story 1, edited", "Story 2, edited"} <= set(titles(snapshot).values())
+
+
 def test_a_configmap_data_swap(tmp_path: Path) -> None:
     """Kubernetes mounts a ConfigMap as `..data -> ..TIMESTAMP/` and visible
     symlinks through `..data`; an update swaps `..data` alone."""
