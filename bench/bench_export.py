@@ -22,6 +22,15 @@ Why it is measured the way it is:
   with the excerpt and rendered body feeds puts in an item); Jekyll writes Atom
   for everything and each topic (jekyll-feed's template: excerpt and body) and
   an HTML page per article (a Jekyll build always renders its posts).
+- The same work as Hugo, too: `feeds build --formats rss --feeds all,topics
+  --no-archives` writes an RSS feed for everything and one per topic, 50 items
+  each, and nothing else (Hugo also writes an RSS list of its sections and of
+  its topics: two more files).
+- Incremental builds: after the cold full build, feeds builds again over its
+  own export with nothing changed, then after one article (the newest) is
+  edited (a line added to its body; its bytes and mtime are put back after).
+  Cold means cold: every cold feeds build starts with an empty parse cache
+  (`--cache`); the incremental ones keep it, as a user's builds do.
 - A sanity check after every build: the tool exited 0 and wrote one topic feed
   per topic that has articles, so a broken config cannot pass for a fast one.
 
@@ -72,8 +81,10 @@ class Corpus:
     root: Path
     articles: int
     topics: int  # topics with at least one article
-    tools: list[Tool]
+    tools: list[Tool]  # the first: feeds build, the full export
     again: Tool  # feeds build over its own export, nothing changed
+    changed: Tool  # feeds build over its own export, one article edited
+    changed_file: Path  # the article edited: the newest
 
 
 def main() -> int:
@@ -82,6 +93,8 @@ def main() -> int:
                         help=f"corpus to build (default: {' '.join(DEFAULT_CORPORA)})")  # fmt: skip
     parser.add_argument("--repeat", type=int, default=3, help="runs of each tool (default 3)")
     parser.add_argument("--out", type=Path, default=TABLE, help=f"table file (default {TABLE})")
+    parser.add_argument("--no-jekyll", action="store_true",
+                        help="leave Jekyll out (it takes minutes on 10k)")  # fmt: skip
     arguments = parser.parse_args()
     for program in ("hugo", "jekyll"):
         if shutil.which(program) is None:
@@ -94,7 +107,10 @@ def main() -> int:
             sys.exit(
                 f"{folder}: no such corpus (bash bench/export_peers.sh makes bench/corpora/10k)"
             )
-        corpora.append(prepare(name, root))
+        corpus = prepare(name, root)
+        if arguments.no_jekyll:
+            corpus.tools = [tool for tool in corpus.tools if not tool.name.startswith("Jekyll")]
+        corpora.append(corpus)
     load_before = os.getloadavg()[0]
     for corpus in corpora:
         measure(corpus, arguments.repeat)
@@ -147,21 +163,11 @@ def prepare(name: str, root: Path) -> Corpus:
         (jekyll / "_posts" / filename).write_text(post, "utf-8")
         (hugo / "content" / "posts" / filename).write_text(post, "utf-8")
     print(f"{name}: {len(articles)} articles in {len(topics)} topics -> {work}", file=sys.stderr)
+    feeds = [str(_feeds()), "build", "--content", str(root), "--out", "OUT",
+             "--base-url", BASE_URL, "--cache", "CACHE"]  # fmt: skip
     tools = [
-        Tool(
-            "feeds build",
-            _feeds_version(),
-            [
-                str(_feeds()),
-                "build",
-                "--content",
-                str(root),
-                "--out",
-                "OUT",
-                "--base-url",
-                BASE_URL,
-            ],
-        ),  # fmt: skip
+        Tool("feeds build", _feeds_version(), feeds),
+        Tool(SAME_WORK, _feeds_version(), [*feeds, *SAME_WORK_OPTIONS]),
         Tool(
             "Hugo",
             _version(["hugo", "version"]),
@@ -183,8 +189,14 @@ def prepare(name: str, root: Path) -> Corpus:
             ],
         ),  # fmt: skip
     ]
-    again = Tool("feeds build, again (nothing changed)", tools[0].version, tools[0].command)
-    return Corpus(name, root, len(articles), len(topics), tools, again)
+    again = Tool("feeds build, again (nothing changed)", tools[0].version, feeds)
+    changed = Tool("feeds build, again (one article changed)", tools[0].version, feeds)
+    return Corpus(name, root, len(articles), len(topics), tools, again, changed,
+                  root / articles[0].source)  # fmt: skip
+
+
+SAME_WORK = "feeds build, same work as Hugo"
+SAME_WORK_OPTIONS = ["--formats", "rss", "--feeds", "all,topics", "--no-archives"]
 
 
 def _feeds() -> Path:
@@ -214,24 +226,51 @@ def measure(corpus: Corpus, repeat: int) -> None:
     """Each round: every tool into an empty folder, and feeds once more over its own
     export with nothing changed (what a scheduled job pays when nothing happened)."""
     out = WORK / corpus.name / "out"
+    cache = WORK / corpus.name / "cache"
     for run in range(repeat):
         for tool in corpus.tools:
             shutil.rmtree(out, ignore_errors=True)
-            _run(tool, out)
+            shutil.rmtree(cache, ignore_errors=True)  # a cold build parses every file
+            _run(tool, out, cache)
             tool.feeds_written = str(_check(tool, corpus, out))
             print(f"{corpus.name} run {run + 1}: {tool.name} {tool.seconds[-1]:.2f} s",
                   file=sys.stderr)  # fmt: skip
             if tool is corpus.tools[0]:
-                summary = _run(corpus.again, out)
+                summary = _run(corpus.again, out, cache)
                 if not summary.startswith("wrote 0 of "):
                     sys.exit(f"feeds build again rewrote files: {summary}")
-                corpus.again.feeds_written = "0 rewritten"
+                corpus.again.feeds_written = _rendered(summary)
+                corpus.changed.feeds_written = _rendered(_changed_run(corpus, out, cache))
     shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(cache, ignore_errors=True)
 
 
-def _run(tool: Tool, out: Path) -> str:
+def _changed_run(corpus: Corpus, out: Path, cache: Path) -> str:
+    """`feeds build` again after a line is added to the body of one article; the
+    file's bytes and mtime are put back afterwards."""
+    path = corpus.changed_file
+    original, info = path.read_bytes(), path.stat()
+    try:
+        path.write_bytes(original.rstrip(b"\n") + b"\n\nEdited for the benchmark.\n")
+        summary = _run(corpus.changed, out, cache)
+    finally:
+        path.write_bytes(original)
+        os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    if summary.startswith("wrote 0 of "):
+        sys.exit(f"feeds build after a change rewrote nothing: {summary}")
+    return summary
+
+
+def _rendered(summary: str) -> str:
+    """What `feeds build` says it rendered: "12 of 1574 documents rendered"."""
+    found = re.search(r"(\d+ of \d+ documents) rendered", summary)
+    return f"{found.group(1)} rendered" if found else "?"
+
+
+def _run(tool: Tool, out: Path, cache: Path) -> str:
     """Run `tool` into `out`, add its wall time to it; return its output."""
-    command = [str(out) if part == "OUT" else part for part in tool.command]
+    places = {"OUT": str(out), "CACHE": str(cache)}
+    command = [places.get(part, part) for part in tool.command]
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT)
     tool.seconds.append(time.perf_counter() - started)
@@ -243,7 +282,8 @@ def _run(tool: Tool, out: Path) -> str:
 def _check(tool: Tool, corpus: Corpus, out: Path) -> int:
     """The number of feeds written; exits when a topic feed is missing."""
     if tool.name.startswith("feeds"):
-        feeds = [p for p in out.rglob("*") if p.suffix in (".rss", ".atom", ".json")]
+        suffixes = (".rss", ".atom", ".json")  # not .feeds-manifest.json
+        feeds = [p for p in out.rglob("*") if p.suffix in suffixes and p.name[0] != "."]
         topic_feeds = list((out / "feeds" / "topics").glob("*.rss"))
     elif tool.name == "Hugo":
         feeds = list(out.rglob("index.xml"))
@@ -274,7 +314,7 @@ def render_table(corpora: list[Corpus], repeat: int, load: tuple[float, float]) 
     ]
     for corpus in corpora:
         ours = statistics.median(corpus.tools[0].seconds)
-        for tool in [*corpus.tools, corpus.again]:
+        for tool in [*corpus.tools, corpus.again, corpus.changed]:
             median = statistics.median(tool.seconds)
             runs = ", ".join(f"{s:.2f}" for s in tool.seconds)
             lines.append(f"| {corpus.name} | {corpus.articles} | {tool.name} "
@@ -284,13 +324,17 @@ def render_table(corpora: list[Corpus], repeat: int, load: tuple[float, float]) 
         "",
         "Versions: " + "; ".join(f"{tool.name}: {tool.version}" for tool in corpora[0].tools) + ".",
         "",
-        "Not the same work: feeds writes RSS, Atom and JSON Feed for all articles, each topic "
-        "and each provider, with their archive pages (RFC 5005: every full page of 50 older "
-        "items), plus index.html and opml.xml; Hugo writes RSS for all articles and "
+        "The full export (feeds build) is not the same work: feeds writes RSS, Atom and JSON "
+        "Feed for all articles, each topic and each provider, with their archive pages "
+        "(RFC 5005: every full page of 50 older items), plus index.html and opml.xml. "
+        f"The same work as Hugo: `feeds build {' '.join(SAME_WORK_OPTIONS)}`, RSS for all "
+        "articles and each topic, nothing else. Hugo writes RSS for all articles and "
         "each topic (its built-in template plus excerpt and body); Jekyll writes Atom for all "
         "articles and each topic plus one HTML page per article. Every feed: 50 items with "
         "excerpt and rendered body. Hugo and Jekyll get the articles feeds puts in its feeds, "
-        "as posts (bench/peers/).",
+        'as posts (bench/peers/). The two "again" rows: feeds build over its own full '
+        "export, with its parse cache, nothing changed, then one article edited (the newest: "
+        "a line added to its body); every cold feeds build starts with an empty parse cache.",
         "",
         "Reproduce: `bash bench/export_peers.sh` (installs jekyll, ruby-jekyll-feed and hugo "
         "from Debian, makes bench/corpora/10k, then runs "

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from feeds.check import FORMATS, FORMATTERS, USAGE, UsageError, check_files, check_folder
 from feeds.errors import ContentError
 from feeds.loader import ContentLoader
 from feeds.settings import Settings
+
+if TYPE_CHECKING:
+    from feeds.export import Choice
+    from feeds.feed import Format, Page
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,6 +52,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     build.add_argument("--out", required=True, metavar="DIR", help="folder to write to")
     build.add_argument("--gzip", action="store_true", help="also write FILE.gz beside each file")
     build.add_argument("--brotli", action="store_true", help="also write FILE.br beside each file")
+    build.add_argument(
+        "--force", action="store_true",
+        help="render every document, even those whose inputs did not change",
+    )  # fmt: skip
+    build.add_argument(
+        "--formats", type=_choices("rss", "atom", "json", "html", "opml"), default=None,
+        metavar="LIST",
+        help="only these formats of each feed, e.g. rss,atom; html is its preview page, "
+        "opml its own OPML (default: all five)",
+    )  # fmt: skip
+    build.add_argument(
+        "--feeds", type=_choices("all", "topics", "providers", "pages"), default=None,
+        metavar="LIST",
+        help="only these feeds: all, topics, providers, and pages (index.html, opml.xml), "
+        "e.g. all,topics (default: all four)",
+    )  # fmt: skip
+    build.add_argument("--no-archives", action="store_true", help="no archive pages")
+    build.add_argument(
+        "--cache", metavar="DIR", default=None,
+        help="folder of the parse cache, which makes the next build parse only changed "
+        "files (default: $XDG_CACHE_HOME/feeds or ~/.cache/feeds)",
+    )  # fmt: skip
     Settings.add_arguments(build)
 
     stats = commands.add_parser(
@@ -69,8 +99,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments.command == "build":
         given = bool(arguments.base_url or os.environ.get("FEEDS_BASE_URL"))
         settings = Settings.from_arguments(arguments)
+        from feeds.export import Choice
+
+        choice = Choice()
+        if arguments.formats:
+            choice = replace(choice, formats=frozenset(_view(f) for f in arguments.formats))
+        if arguments.feeds:
+            choice = replace(choice, kinds=frozenset(arguments.feeds))
+        if arguments.no_archives:
+            choice = replace(choice, archives=False)
         return run_build(settings, arguments.out, gzip=arguments.gzip, brotli=arguments.brotli,
-                         base_url_given=given)  # fmt: skip
+                         base_url_given=given, force=arguments.force, choice=choice,
+                         cache=arguments.cache)  # fmt: skip
     if arguments.command == "stats":
         return run_stats(arguments.logs, arguments.format)
     parser.error(f"unknown command {arguments.command}")
@@ -111,9 +151,44 @@ def run_stats(logs: list[str], output_format: str) -> int:
     return 0
 
 
+def _view(name: str) -> Format | Page:
+    """A --formats name: a feed format, or a page about the feed."""
+    from feeds.feed import Format, Page  # noqa: F811 (imported lazily: starts faster)
+
+    return Page(name) if name in {page.value for page in Page} else Format(name)
+
+
+def _choices(*allowed: str) -> Callable[[str], tuple[str, ...]]:
+    """An argparse type: a comma-separated list of some of `allowed`."""
+
+    def parse(raw: str) -> tuple[str, ...]:
+        chosen = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+        wrong = [part for part in chosen if part not in allowed]
+        if wrong or not chosen:
+            raise argparse.ArgumentTypeError(
+                f"{raw!r}: a comma-separated list of {', '.join(allowed)}"
+            )
+        return chosen
+
+    return parse
+
+
+def cache_file(content: str, folder: str | None) -> Path:
+    """The parse cache of the content folder `content`: one file per content
+    folder, in `folder`, else the user's cache folder. Not in the export folder:
+    it holds unpublished articles too, and an export folder gets published."""
+    if folder is None:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+        folder = os.path.join(base, "feeds")
+    name = hashlib.blake2b(os.path.realpath(content).encode(), digest_size=8).hexdigest()
+    return Path(folder) / f"parsed-{name}.pickle"
+
+
 def run_build(settings: Settings, out: str, *, gzip: bool = False, brotli: bool = False,
-              base_url_given: bool = True) -> int:  # fmt: skip
-    """Export every published document to `out`; rewrite only what changed.
+              base_url_given: bool = True, force: bool = False, choice: Choice | None = None,
+              cache: str | None = None) -> int:  # fmt: skip
+    """Export every published document to `out` (or those `choice` selects);
+    render only documents whose inputs changed, rewrite only what changed.
 
     A progress bar on a terminal, one summary line otherwise. Exit 0 when done,
     1 when the export failed (the message names the file and the reason; no
@@ -122,7 +197,7 @@ def run_build(settings: Settings, out: str, *, gzip: bool = False, brotli: bool 
     import time
     from datetime import UTC, datetime
 
-    from feeds.export import ExportError, export
+    from feeds.export import Choice, ExportError, current_export, export
 
     logging.disable(logging.WARNING)  # rejected files are counted below; `feeds check` lists them
     bar = None
@@ -152,8 +227,23 @@ def run_build(settings: Settings, out: str, *, gzip: bool = False, brotli: bool 
     now = datetime.now(UTC)  # one instant for the whole export
     try:
         loader = ContentLoader(settings.content, settings.site_url or None, clock=lambda: now)
+        choice = choice or Choice()
+        if not force:
+            # Nothing changed since the last export (every stat the same): done,
+            # without loading anything.
+            result = current_export(out, loader.scan_key(fresh=True), settings, now, gzip=gzip,
+                                    brotli=brotli, choice=choice)  # fmt: skip
+            if result is not None:
+                print(result.summary(time.perf_counter() - started))
+                return 0
+        parse_cache = cache_file(settings.content, cache)
+        if not force:
+            loader.load_cache(parse_cache)
         snapshot = loader.reload()
-        result = export(snapshot, settings, out, now, gzip=gzip, brotli=brotli, progress=progress)
+        loader.save_cache(parse_cache)
+        result = export(snapshot, settings, out, now, gzip=gzip, brotli=brotli, progress=progress,
+                        sources=loader.sources(), force=force, choice=choice,
+                        scan_key=loader.scan_key())  # fmt: skip
     except ContentError as error:
         print(f"feeds build: {error}", file=sys.stderr)
         return 2

@@ -7,7 +7,15 @@ for the whole export, so a file is byte-for-byte what the server would send.
 
 Design notes:
 
-- Incremental. A file whose bytes did not change is not touched (it keeps its
+- Incremental. The manifest records, per document, its inputs (feeds/inputs.py:
+  the articles it holds as their files' digests, the taxonomy entries it shows,
+  the settings and code that shape it) and the size, mtime and inode of each of
+  its files. A document whose inputs are unchanged, and whose files are as the
+  last export left them, is not rendered at all; `force` renders every one.
+  The manifest also records a digest of the folder's scan, the settings and the
+  code, and when time next changes a document: `current_export` tells from
+  these alone, loading nothing, that the export is already what it would be.
+  A rendered file whose bytes did not change is not touched (it keeps its
   mtime), so a sync to a bucket uploads only what changed.
 - Ownership. `OUT/.feeds-manifest.json` lists every file the export wrote. Only
   files listed there are ever deleted (a feed whose topic or provider is gone);
@@ -34,6 +42,7 @@ import contextlib
 import ctypes
 import errno
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -50,7 +59,8 @@ from typing import TypeVar
 
 from feeds.documents import INDEX_PATH, build_feed, build_page, published_paths
 from feeds.errors import FeedsError
-from feeds.feed import Format, Page, Selection
+from feeds.feed import Format, Kind, Page, Selection
+from feeds.inputs import DocumentInputs, Sources, code_version, settings_key
 from feeds.settings import Settings
 from feeds.snapshot import Snapshot
 from feeds.workers import fork_context, worker_count
@@ -58,7 +68,7 @@ from feeds.workers import fork_context, worker_count
 log = logging.getLogger("feeds.export")
 
 MANIFEST_NAME = ".feeds-manifest.json"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: with each document's inputs; a version 1 manifest still owns its files
 INDEX_FILE = "index.html"
 TEMP_SUFFIX = ".feeds-tmp"  # temporary files: `.NAME.RANDOM.feeds-tmp`, beside NAME
 
@@ -88,6 +98,8 @@ class ExportResult:
     removed: tuple[str, ...]  # files of the previous export that no longer exist
     skipped: tuple[str, ...]  # documents that cannot be a file (a slug with '/'), and why
     seconds: float
+    rendered: tuple[str, ...] = ()  # the documents rendered (by file); the others were current
+    documents: int = 0  # documents in the export
 
     @property
     def unchanged(self) -> int:
@@ -98,8 +110,28 @@ class ExportResult:
         time of the export alone)."""
         took = self.seconds if seconds is None else seconds
         return (f"wrote {len(self.written)} of {len(self.files)} files "
-                f"({self.unchanged} unchanged, {len(self.removed)} removed) "
+                f"({self.unchanged} unchanged, {len(self.removed)} removed; "
+                f"{len(self.rendered)} of {self.documents} documents rendered) "
                 f"to {self.out} in {took:.2f} s")  # fmt: skip
+
+
+PAGES = "pages"  # the index page and OPML, as a kind of document to export
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Which documents an export writes: by kind (all, topics, providers, and
+    `pages`: index.html and opml.xml), by format (a feed's three formats, its
+    preview page `html` and its own `opml`), and whether archive pages."""
+
+    kinds: frozenset[str] = frozenset({Kind.ALL, Kind.TOPIC, Kind.PROVIDER, PAGES})
+    formats: frozenset[Format | Page] = frozenset((*Format, *Page))
+    archives: bool = True
+
+    def includes(self, selection: Selection | None, fmt: Format | Page | None) -> bool:
+        if selection is None or fmt is None:
+            return PAGES in self.kinds
+        return selection.kind in self.kinds and fmt in self.formats
 
 
 def file_for(url_path: str, selection: Selection | None = None) -> str | None:
@@ -131,31 +163,155 @@ def export(
     gzip: bool = False,
     brotli: bool = False,
     progress: Progress | None = None,
+    sources: Sources | None = None,
+    force: bool = False,
+    choice: Choice = Choice(),
+    scan_key: str | None = None,
 ) -> ExportResult:
-    """Write every published document of `snapshot` (as of `now`) under `out`.
+    """Write every published document of `snapshot` (as of `now`) under `out`,
+    or those `choice` selects.
 
     With `gzip` / `brotli`, also `FILE.gz` / `FILE.br` beside each file: the
-    document's own compressed bytes, as the server sends them. Raises
+    document's own compressed bytes, as the server sends them. With `sources`
+    (what the snapshot was parsed from: ContentLoader.sources()), a document
+    whose inputs are those the previous export recorded, and whose files are
+    as it left them, is not rendered again, unless `force`. Raises
     ExportError, naming the file and the reason, when the export cannot be
-    completed; the previous export is then intact.
+    completed; the previous export is then intact. `scan_key`
+    (ContentLoader.scan_key()) is recorded, for `current_export`.
     """
     started = time.perf_counter()
     root = Path(out)
+    forms = ("",) + ((".gz",) if gzip else ()) + ((".br",) if brotli else ())
     jobs: list[_Job] = []
     skipped: list[str] = []
-    for url_path, selection, fmt in published_paths(snapshot, settings, now):
+    paths = published_paths(snapshot, settings if choice.archives else None, now)
+    for url_path, selection, fmt in paths:
+        if not choice.includes(selection, fmt):
+            continue
         relpath = file_for(url_path, selection)
         if relpath is None:
             skipped.append(f"{url_path!r}: not a file name inside the export folder")
         else:
             jobs.append((relpath, url_path, selection, fmt))
-    forms = ("",) + ((".gz",) if gzip else ()) + ((".br",) if brotli else ())
     work = _Work(snapshot, settings, now, root, forms)
+    inputs = DocumentInputs(snapshot, settings, now, sources) if sources is not None else None
     with _locked(root):
         writer = _Writer(root, [job[0] + form for job in jobs for form in forms])
-        written, removed = writer.run(_stage_all(jobs, work, progress))
+        if scan_key is not None and not skipped:
+            until = snapshot.next_change(now, settings.retraction_days)
+            writer.source = {"key": _export_key(scan_key, settings, choice, forms),
+                             "until": until.isoformat() if until else None}  # fmt: skip
+        recorded = {} if force else writer.recorded_documents()
+        to_render: list[_Job] = []
+        for job in jobs:
+            relpath = job[0]
+            known = inputs.of(*job[1:]) if inputs is not None else None
+            document = _Document(known, {relpath + form: None for form in forms})
+            previous = recorded.get(relpath)
+            if known is not None and previous is not None and previous.current(root, document):
+                writer.documents[relpath] = previous
+            else:
+                writer.documents[relpath] = document
+                to_render.append(job)
+        written, removed = writer.run(_stage_all(to_render, work, progress))
     return ExportResult(root, tuple(sorted(writer.files)), tuple(written), tuple(removed),
-                        tuple(skipped), time.perf_counter() - started)  # fmt: skip
+                        tuple(skipped), time.perf_counter() - started,
+                        tuple(job[0] for job in to_render), len(jobs))  # fmt: skip
+
+
+def current_export(
+    out: str | os.PathLike[str],
+    scan_key: str | None,
+    settings: Settings,
+    now: datetime,
+    *,
+    gzip: bool = False,
+    brotli: bool = False,
+    choice: Choice = Choice(),
+) -> ExportResult | None:
+    """The export in `out`, when it is already what `export` would write: the
+    folder scans as it did then (`scan_key`: ContentLoader.scan_key(fresh=True)),
+    with the same code, settings and choice, `now` is before the next moment
+    time changes a document (a scheduled article, a retraction), and every file
+    is as that export left it. Else None. Nothing is loaded, parsed or rendered."""
+    started = time.perf_counter()
+    root = Path(out)
+    if scan_key is None:
+        return None
+    forms = ("",) + ((".gz",) if gzip else ()) + ((".br",) if brotli else ())
+    with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
+        manifest = json.loads((root / MANIFEST_NAME).read_bytes())
+        source, owned = manifest.get("source") or {}, manifest["files"]
+        if source.get("key") != _export_key(scan_key, settings, choice, forms):
+            return None
+        until = source.get("until")
+        if until is not None and now >= datetime.fromisoformat(until):
+            return None
+        documents = [_Document.from_json(entry) for entry in manifest["documents"].values()]
+        files = {relpath for document in documents if document for relpath in document.files}
+        if None in documents or files != set(owned):
+            return None  # a record dropped, or a stale file left to remove
+        for document in documents:
+            assert document is not None
+            if not document.current(root, document):
+                return None
+        return ExportResult(root, tuple(sorted(files)), (), (), (), time.perf_counter() - started,
+                            (), len(documents))  # fmt: skip
+    return None
+
+
+def _export_key(scan_key: str, settings: Settings, choice: Choice, forms: tuple[str, ...]) -> str:
+    """What an export is made of, as a whole: the folder as scanned, the code,
+    the settings that shape bytes, the documents chosen and their forms."""
+    seen = (scan_key, code_version(), settings_key(settings), sorted(map(str, choice.kinds)),
+            sorted(map(str, choice.formats)), choice.archives, forms)  # fmt: skip
+    return hashlib.blake2b(repr(seen).encode(), digest_size=16).hexdigest()
+
+
+FileStat = tuple[int, int, int]  # size, mtime in ns, inode: as the export left the file
+
+
+@dataclass
+class _Document:
+    """A document as the manifest records it: its inputs (None: not known, so
+    always rendered) and the stat of each of its files (None: not known yet)."""
+
+    inputs: str | None
+    files: dict[str, FileStat | None]
+
+    def current(self, root: Path, wanted: _Document) -> bool:
+        """Whether this record, of the previous export, says the document `wanted`
+        is already in place: the same inputs, the same files, each as it was left."""
+        if self.inputs != wanted.inputs or self.files.keys() != wanted.files.keys():
+            return False
+        for relpath, recorded in self.files.items():
+            try:
+                info = os.lstat(root / relpath)
+            except OSError:
+                return False
+            if recorded != (info.st_size, info.st_mtime_ns, info.st_ino):
+                return False
+        return True
+
+    def to_json(self) -> dict[str, object]:
+        return {"inputs": self.inputs, "files": self.files}
+
+    @classmethod
+    def from_json(cls, entry: object) -> _Document | None:
+        """The record, or None when it is not one (a manifest of another version)."""
+        if not isinstance(entry, dict):
+            return None
+        inputs, files = entry.get("inputs"), entry.get("files")
+        if not isinstance(inputs, str | None) or not isinstance(files, dict):
+            return None
+        stats: dict[str, FileStat | None] = {}
+        for relpath, stat_ in files.items():
+            if not (isinstance(stat_, list) and len(stat_) == 3
+                    and all(type(n) is int for n in stat_)):  # fmt: skip
+                return None
+            stats[relpath] = (stat_[0], stat_[1], stat_[2])
+        return cls(inputs, stats)
 
 
 # ---- rendering and staging, on every core ----
@@ -347,12 +503,17 @@ class _Writer:
         self.changes: list[_Change] = []
         self.old_manifest: bytes | None = None  # as the previous export left it
         self.manifest: bytes | None = None  # as it is now
+        self.owned: set[str] | None = None  # the files the previous export wrote
+        self.recorded: dict[str, _Document] = {}  # its documents, by file
+        self.documents: dict[str, _Document] = {}  # this export's documents, by file
+        self.source: dict[str, object] | None = None  # what it was made of, as a whole
 
     def run(self, staged: Iterable[list[_Change]]) -> tuple[list[str], list[str]]:
         """Make the folders the files need, take the changes as they are staged,
         then rename them all into place and remove the stale files. Returns the
         files written and the files removed."""
         owned = self._read_manifest()
+        recorded = {relpath: doc for relpath, doc in self.recorded.items() if relpath in owned}
         try:
             for folder in sorted({(self.root / relpath).parent for relpath in self.files}):
                 self._make_folders(folder)
@@ -362,7 +523,8 @@ class _Writer:
             _make_durable([change.temp for change in self.changes if change.temp])
             if not self.files <= owned:
                 # Own every file that may exist from here on, before it exists.
-                self._write_manifest(owned | self.files)
+                # Records checked by stat; no source: the export is not whole yet.
+                self._write_manifest(owned | self.files, recorded, None)
             for change in self.changes:
                 target = self.root / change.relpath
                 _call(target, "cannot rename into place", os.replace, change.temp, target)
@@ -372,26 +534,56 @@ class _Writer:
             raise
         self._sync_dirs(self.root / change.relpath for change in self.changes)
         removed, kept = self._remove(sorted(owned - self.files))
-        self._write_manifest(self.files | kept)
+        self._record_files()
+        self._write_manifest(self.files | kept, self.documents, self.source)
         return [change.relpath for change in self.changes], removed
 
     # ---- what is there ----
 
+    def recorded_documents(self) -> dict[str, _Document]:
+        """The documents the previous export recorded, by file."""
+        self._read_manifest()
+        return self.recorded
+
     def _read_manifest(self) -> set[str]:
         """The files the previous export wrote: only these may be deleted."""
+        if self.owned is not None:
+            return self.owned
         try:
             self.old_manifest = self.manifest = self.manifest_path.read_bytes()
         except FileNotFoundError:
-            return set()
+            self.owned = set()
+            return self.owned
         except OSError as error:
             raise ExportError(self.manifest_path, f"cannot read: {_why(error)}") from None
         try:
-            entries = json.loads(self.old_manifest)["files"]
-        except (ValueError, KeyError, TypeError):
+            manifest = json.loads(self.old_manifest)
+            entries = manifest["files"]
+            documents = manifest.get("documents", {})
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise ExportError(self.manifest_path, "not a manifest of this export; move it away "
                               "or export to another folder") from None  # fmt: skip
         # Never trust a path to lead out of the folder, whoever wrote the manifest.
-        return {e for e in entries if isinstance(e, str) and file_for("/" + e) == e}
+        self.owned = {e for e in entries if isinstance(e, str) and file_for("/" + e) == e}
+        if isinstance(documents, dict):
+            for relpath, entry in documents.items():
+                document = _Document.from_json(entry)
+                if document is not None and document.files.keys() <= self.owned:
+                    self.recorded[relpath] = document
+        return self.owned
+
+    def _record_files(self) -> None:
+        """The stat of each file of the documents rendered, as this export leaves it."""
+        for document in self.documents.values():
+            for relpath, recorded in document.files.items():
+                if recorded is None:
+                    try:
+                        info = os.lstat(self.root / relpath)
+                    except OSError:
+                        document.inputs = None  # not known to be current: rendered next time
+                        self.source = None
+                        continue
+                    document.files[relpath] = (info.st_size, info.st_mtime_ns, info.st_ino)
 
     # ---- writing ----
 
@@ -406,9 +598,13 @@ class _Writer:
             _call(path, "cannot create folder", os.mkdir, path)
             self.created_dirs.append(path)
 
-    def _write_manifest(self, owned: Iterable[str]) -> None:
+    def _write_manifest(self, owned: Iterable[str], documents: dict[str, _Document],
+                        source: dict[str, object] | None) -> None:  # fmt: skip
+        records = {relpath: document.to_json() for relpath, document in sorted(documents.items())
+                   if None not in document.files.values()}  # fmt: skip
         data = (json.dumps({"generator": "feeds build", "version": MANIFEST_VERSION,
-                            "files": sorted(owned)}, indent=1) + "\n").encode()  # fmt: skip
+                            "source": source, "files": sorted(owned), "documents": records},
+                           indent=1) + "\n").encode()  # fmt: skip
         if data == self.manifest:
             return
         temp = _write_temp(self.manifest_path, data)

@@ -138,8 +138,17 @@ class FeedItem:
     provider: Provider | None  # merged with the taxonomy
     provider_feed_url: str | None
     topics: tuple[Topic, ...]
-    content_html: str  # excerpt, video posters or first image, body and "Related" list
-    videos: tuple[Video, ...] = ()  # the players the posters stand for, in document order
+
+    @property
+    def content_html(self) -> str:
+        """Excerpt, video posters or first image, body and "Related" list. Made when
+        a renderer asks, not by describe(): what a feed holds is known without it."""
+        return content_html(self.article)[0]
+
+    @property
+    def videos(self) -> tuple[Video, ...]:
+        """The players the posters stand for, in document order."""
+        return content_html(self.article)[1]
 
 
 @dataclass(frozen=True)
@@ -511,14 +520,11 @@ MAX_RETRACTIONS = 100  # per feed: a mass withdrawal must not blow the size budg
 def _item(snapshot: Snapshot, article: Article, base: str) -> FeedItem:
     provider = snapshot.provider_for(article)
     topics = tuple(t for t in (snapshot.topic_for(name) for name in article.topics) if t)
-    item_html, videos = content_html(article)
     return FeedItem(
         article=article,
         provider=provider,
         provider_feed_url=f"{base}/feeds/providers/{provider.slug}.rss" if provider else None,
         topics=topics,
-        content_html=item_html,
-        videos=videos,
     )
 
 

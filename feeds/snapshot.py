@@ -130,6 +130,17 @@ class Snapshot:
         since = now - timedelta(days=days)
         return bisect.bisect_right(times, now), bisect.bisect_left(times, since)
 
+    def next_change(self, now: datetime, retraction_days: int) -> datetime | None:
+        """The next moment at which time alone changes what is shown: a scheduled
+        article released, a retraction coming due or leaving the feeds."""
+        times = self._retraction_times
+        due = bisect.bisect_right(times, now)
+        live = bisect.bisect_left(times, now - timedelta(days=retraction_days))
+        moments = [self.next_release(now)]
+        moments.append(times[due] if due < len(times) else None)
+        moments.append(times[live] + timedelta(days=retraction_days) if live < len(times) else None)
+        return min((moment for moment in moments if moment is not None), default=None)
+
     def next_release(self, now: datetime) -> datetime | None:
         """When the next scheduled article becomes visible, if any."""
         start = _first_visible(self.articles, now)

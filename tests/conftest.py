@@ -12,10 +12,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import pytest
 import yaml
 
 # The real corpus lives beside the project, not in it (see ../shared/corpus/README.md).
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _own_cache_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`feeds build` keeps a parse cache in the user's cache folder: the tests'
+    builds keep theirs in a folder of their own."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
 
 
 def write_article(
