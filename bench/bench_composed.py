@@ -22,7 +22,6 @@ import http.client
 import json
 import os
 import random
-import signal
 import statistics
 import subprocess
 import sys
@@ -33,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_memory import free_port, slugs_and_words  # noqa: E402
+from bench_memory import free_port, slugs_and_words, stop_server  # noqa: E402
 
 TARGET_P99_MS = 50.0  # uncached, on the 10k corpus (issue: composed feeds)
 
@@ -134,13 +133,7 @@ def main() -> int:
             cached.append(again)
         connection.close()
     finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait()
+        stop_server(server)
     result = {
         "content": arguments.content,
         "queries": arguments.queries,

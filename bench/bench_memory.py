@@ -39,6 +39,18 @@ from feeds.memory import OVERHEAD_BYTES  # noqa: E402
 from feeds.settings import Settings  # noqa: E402
 
 
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the server's process group (started in a session of its own),
+    SIGKILL when it has not exited in 20 s."""
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -193,13 +205,7 @@ def main() -> int:
         after = {pid: rss_bytes(pid) for pid in pids}
         os.unlink(script.name)
     finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait()
+        stop_server(server)
     requests = next(
         (line.split()[0] for line in run.stdout.splitlines() if "requests in" in line), "?"
     )

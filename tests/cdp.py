@@ -20,6 +20,25 @@ from typing import Any
 
 from websockets.sync.client import ClientConnection, connect
 
+# Headless, with every background connection turned off and every host name but
+# loopback unresolvable: the tests reach nothing but the server they started.
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-domain-reliability",
+    "--disable-breakpad",
+    "--no-pings",
+    "--no-proxy-server",
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+    "--hide-scrollbars",
+)
+
 # Keys as the protocol's Input.dispatchKeyEvent wants them.
 KEYS = {
     "Tab": {"key": "Tab", "code": "Tab", "windowsVirtualKeyCode": 9},
@@ -35,20 +54,7 @@ class Browser:
         profile.mkdir(parents=True, exist_ok=True)
         command = [
             executable,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-domain-reliability",
-            "--disable-breakpad",
-            "--no-pings",
-            "--no-proxy-server",
-            "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-            "--hide-scrollbars",
+            *CHROMIUM_FLAGS,
             "--remote-debugging-address=127.0.0.1",
             "--remote-debugging-port=0",  # any free port; Chromium writes it to the profile
             f"--user-data-dir={profile}",

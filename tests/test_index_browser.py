@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cdp import CHROMIUM_FLAGS
 from conftest import BUNDLED_CONTENT, FeedsServer
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -46,20 +47,7 @@ def run_chromium(profile: Path, url: str, *options: str) -> subprocess.Completed
     every host name but loopback unresolvable."""
     command = [
         chromium(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-domain-reliability",
-        "--disable-breakpad",
-        "--no-pings",
-        "--no-proxy-server",
-        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-        "--hide-scrollbars",
+        *CHROMIUM_FLAGS,
         f"--user-data-dir={profile}",
         *options,
         url,
