@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -48,6 +48,11 @@ class Snapshot:
     generation: int = 0  # increases with every reload of one loader
     _topic_by_name: Mapping[str, str] = field(default_factory=dict, repr=False)
     _retraction_times: tuple[datetime, ...] = field(default=(), repr=False)  # ascending
+    # What `patch_snapshot` needs to derive the next snapshot from this one.
+    _taxonomy: Taxonomy | None = field(default=None, repr=False)
+    _winner_of: Mapping[str, Article] = field(default_factory=dict, repr=False)  # by id
+    _contested: frozenset[str] = field(default=frozenset(), repr=False)  # ids with duplicates
+    _hidden_counts: Mapping[str, int] = field(default_factory=dict, repr=False)  # files per id
 
     def topic_for(self, name: str) -> Topic | None:
         """The topic an article's topic name refers to (by name or by slug)."""
@@ -173,34 +178,31 @@ def build_snapshot(
 ) -> Snapshot:
     """Gather parsed files into a snapshot: drop duplicates, sort, index."""
     problems: list[Problem] = list(taxonomy.problems) + list(extra_problems)
-    files = hidden = undated = rejected = 0
-    hidden_ids: set[str] = set()
+    files = 0
+    kinds: Counter[str] = Counter()
+    hidden_counts: Counter[str] = Counter()
     retractions: list[Retraction] = []
     candidates: list[Article] = []
     for result in parsed:
         files += 1
         problems.extend(result.problems)
+        kinds[_kind(result)] += 1
         if result.article is not None:
             candidates.append(result.article)
         elif result.hidden_id is not None:
-            hidden += 1
-            hidden_ids.add(result.hidden_id)
+            hidden_counts[result.hidden_id] += 1
             if result.retraction is not None:
                 retractions.append(result.retraction)
-        elif any(p.kind == "undated" for p in result.problems):
-            undated += 1
-        else:
-            rejected += 1
 
-    # Newest first; ties broken by source path so the order never depends on
-    # the order files were read in.
-    candidates.sort(key=lambda a: (a.published, a.source), reverse=True)
+    candidates.sort(key=_newest_first, reverse=True)
     articles: list[Article] = []
     winner_of: dict[str, Article] = {}
+    contested: set[str] = set()
     for article in candidates:
         key = article.id  # a name-based UUID of the canonical URL
         first = winner_of.get(key)
         if first is not None:
+            contested.add(key)
             problems.append(
                 Problem(
                     article.source,
@@ -240,7 +242,10 @@ def build_snapshot(
 
     def provider_slug(provider: Provider) -> str:
         if provider.slug not in taxonomy.providers:
-            provider_names.setdefault(provider.slug, Counter())[provider] += 1
+            names = provider_names.get(provider.slug)
+            if names is None:
+                names = provider_names[provider.slug] = Counter()
+            names[provider] += 1
         return provider.slug
 
     for article in articles:
@@ -266,24 +271,20 @@ def build_snapshot(
     counts = Counts(
         files=files,
         articles=len(articles),
-        hidden=hidden,
-        undated=undated,
-        rejected=rejected,
+        hidden=kinds["hidden"],
+        undated=kinds["undated"],
+        rejected=kinds["rejected"],
         duplicates=len(candidates) - len(articles),
     )
-    problems.sort(key=lambda p: (p.path, p.line or 0, p.field or "", p.reason))
+    problems.sort(key=_problem_order)
     return Snapshot(
         articles=tuple(articles),
-        topics=MappingProxyType(
-            dict(sorted(topics.items(), key=lambda kv: (kv[1].name.casefold(), kv[0])))
-        ),
-        providers=MappingProxyType(
-            dict(sorted(providers.items(), key=lambda kv: (kv[1].name.casefold(), kv[0])))
-        ),
-        by_topic=MappingProxyType({slug: tuple(items) for slug, items in by_topic.items()}),
-        by_provider=MappingProxyType({slug: tuple(items) for slug, items in by_provider.items()}),
-        by_type=MappingProxyType({kind: tuple(items) for kind, items in sorted(by_type.items())}),
-        hidden_ids=frozenset(hidden_ids),
+        topics=MappingProxyType(_by_name(topics)),
+        providers=MappingProxyType(_by_name(providers)),
+        by_topic=_frozen_index(by_topic),
+        by_provider=_frozen_index(by_provider),
+        by_type=_frozen_index(by_type),
+        hidden_ids=frozenset(hidden_counts),
         retractions=tuple(sorted(retractions, key=lambda r: (r.when, r.id), reverse=True)),
         _retraction_times=tuple(sorted(r.when for r in retractions)),
         problems=tuple(problems),
@@ -291,4 +292,210 @@ def build_snapshot(
         loaded_at=loaded_at,
         generation=generation,
         _topic_by_name=MappingProxyType(topic_by_name),
+        _taxonomy=taxonomy,
+        _winner_of=winner_of,
+        _contested=frozenset(contested),
+        _hidden_counts=hidden_counts,
+    )
+
+
+def _newest_first(article: Article) -> tuple[datetime, str]:
+    """The articles' order, reversed: ties broken by source path so that the
+    order never depends on the order files were read in."""
+    return article.published, article.source
+
+
+def _problem_order(problem: Problem) -> tuple[str, int, str, str]:
+    return problem.path, problem.line or 0, problem.field or "", problem.reason
+
+
+def _kind(result: ParsedFile) -> str:
+    """How a file counts: an article, hidden, undated or rejected."""
+    if result.article is not None:
+        return "article"
+    if result.hidden_id is not None:
+        return "hidden"
+    if any(p.kind == "undated" for p in result.problems):
+        return "undated"
+    return "rejected"
+
+
+_Entry = TypeVar("_Entry", Topic, Provider)
+
+
+def _by_name(entries: Mapping[str, _Entry]) -> dict[str, _Entry]:
+    return dict(sorted(entries.items(), key=lambda kv: (kv[1].name.casefold(), kv[0])))
+
+
+def _frozen_index(index: Mapping[str, Sequence[Article]]) -> Mapping[str, tuple[Article, ...]]:
+    """An index by slug, in slug order: the same whatever order it was filled in."""
+    return MappingProxyType({slug: tuple(items) for slug, items in sorted(index.items())})
+
+
+def _position(articles: Sequence[Article], article: Article) -> int:
+    """Where `article` is or belongs in `articles` (newest first)."""
+    key = _newest_first(article)
+    low, high = 0, len(articles)
+    while low < high:
+        middle = (low + high) // 2
+        if _newest_first(articles[middle]) > key:
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+def patch_snapshot(
+    previous: Snapshot,
+    taxonomy: Taxonomy,
+    changes: Mapping[str, tuple[ParsedFile | None, ParsedFile | None]],
+    loaded_at: datetime,
+    generation: int,
+) -> Snapshot | None:
+    """The snapshot `build_snapshot` would make of `previous`'s files with
+    `changes` (relpath -> (old parse or None, new parse or None)) applied,
+    derived from `previous` at a cost in proportion to the change; `previous`
+    is left as it was.
+
+    None when the change reaches past the files it names, where a full build
+    is simpler and as cheap: another taxonomy, a URL two files share, a
+    retraction, a topic the taxonomy does not define, a provider only a
+    retraction names.
+    """
+    if taxonomy is not previous._taxonomy:
+        return None
+    taxonomy_keys = {topic.name.casefold() for topic in taxonomy.topics.values()}
+    taxonomy_keys.update(taxonomy.topics)
+    for relpath, pair in changes.items():
+        for result in pair:
+            if result is None:
+                continue
+            if result.retraction is not None:
+                return None
+            if any(problem.path != relpath for problem in result.problems):
+                return None
+            article = result.article
+            if article is not None and (
+                article.id in previous._contested
+                or any(name.casefold() not in taxonomy_keys for name in article.topics)
+            ):
+                return None
+
+    articles = list(previous.articles)
+    winner_of = dict(previous._winner_of)
+    hidden_counts = Counter(previous._hidden_counts)
+    problems = list(previous.problems)
+    kinds = Counter(
+        files=previous.counts.files,
+        hidden=previous.counts.hidden,
+        undated=previous.counts.undated,
+        rejected=previous.counts.rejected,
+    )
+    buckets: dict[tuple[str, str], list[Article]] = {}  # (index, slug) -> its articles, patched
+    indexes = {
+        "topic": previous.by_topic,
+        "provider": previous.by_provider,
+        "type": previous.by_type,
+    }
+
+    def buckets_of(article: Article) -> Iterator[list[Article]]:
+        slugs = [("type", article.type)]
+        slugs += [("topic", previous._topic_by_name[name.casefold()]) for name in article.topics]
+        if article.provider is not None:
+            slugs.append(("provider", article.provider.slug))
+        for key in dict.fromkeys(slugs):
+            if key not in buckets:
+                buckets[key] = list(indexes[key[0]].get(key[1], ()))
+            yield buckets[key]
+
+    for relpath, (old, _) in changes.items():  # take out what the files were
+        if old is None:
+            continue
+        kinds["files"] -= 1
+        if (kind := _kind(old)) != "article":
+            kinds[kind] -= 1
+        if old.hidden_id is not None:
+            hidden_counts[old.hidden_id] -= 1
+            if not hidden_counts[old.hidden_id]:
+                del hidden_counts[old.hidden_id]
+        if old.article is not None:
+            del winner_of[old.article.id]
+            del articles[_position(articles, old.article)]
+            for bucket in buckets_of(old.article):
+                del bucket[_position(bucket, old.article)]
+        start = bisect.bisect_left(problems, relpath, key=lambda p: p.path)
+        end = bisect.bisect_right(problems, relpath, key=lambda p: p.path)
+        del problems[start:end]
+    # Providers the taxonomy lacks whose naming may change: not those of an
+    # article edited in place (the same provider, the same date).
+    renamed: set[str] = set()
+    for old, new in changes.values():
+        was, now = old and old.article, new and new.article
+        if was and now and (was.provider, was.published) == (now.provider, now.published):
+            continue
+        renamed.update(a.provider.slug for a in (was, now) if a and a.provider is not None)
+    for relpath, (_, new) in changes.items():  # and put in what they are
+        if new is None:
+            continue
+        kinds["files"] += 1
+        if (kind := _kind(new)) != "article":
+            kinds[kind] += 1
+        if new.hidden_id is not None:
+            hidden_counts[new.hidden_id] += 1
+        if new.article is not None:
+            if new.article.id in winner_of:
+                return None  # now the same story as another file
+            winner_of[new.article.id] = new.article
+            articles.insert(_position(articles, new.article), new.article)
+            for bucket in buckets_of(new.article):
+                bucket.insert(_position(bucket, new.article), new.article)
+        at = bisect.bisect_left(problems, relpath, key=lambda p: p.path)
+        problems[at:at] = sorted(new.problems, key=_problem_order)
+
+    patched: dict[str, dict[str, Sequence[Article]]] = {
+        name: dict(index) for name, index in indexes.items()
+    }
+    for (name, slug), bucket in buckets.items():
+        if bucket:
+            patched[name][slug] = bucket
+        else:
+            del patched[name][slug]
+    # A provider the taxonomy lacks is named as most of its articles name it.
+    providers = dict(previous.providers)
+    for slug in renamed - taxonomy.providers.keys():
+        if bucket := buckets["provider", slug]:
+            named = Counter(article.provider for article in bucket if article.provider)
+            providers[slug] = _most_named(named)
+        elif any(r.provider is not None and r.provider.slug == slug for r in previous.retractions):
+            return None  # named by a retraction now
+        else:
+            del providers[slug]
+
+    counts = Counts(
+        files=kinds["files"],
+        articles=len(articles),
+        hidden=kinds["hidden"],
+        undated=kinds["undated"],
+        rejected=kinds["rejected"],
+        duplicates=previous.counts.duplicates,
+    )
+    return Snapshot(
+        articles=tuple(articles),
+        topics=previous.topics,
+        providers=MappingProxyType(_by_name(providers)),
+        by_topic=_frozen_index(patched["topic"]),
+        by_provider=_frozen_index(patched["provider"]),
+        by_type=_frozen_index(patched["type"]),
+        hidden_ids=frozenset(hidden_counts),
+        retractions=previous.retractions,
+        _retraction_times=previous._retraction_times,
+        problems=tuple(problems),
+        counts=counts,
+        loaded_at=loaded_at,
+        generation=generation,
+        _topic_by_name=previous._topic_by_name,
+        _taxonomy=taxonomy,
+        _winner_of=winner_of,
+        _contested=previous._contested,
+        _hidden_counts=hidden_counts,
     )
