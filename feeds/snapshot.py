@@ -51,7 +51,8 @@ class Snapshot:
     # What `patch_snapshot` needs to derive the next snapshot from this one.
     _taxonomy: Taxonomy | None = field(default=None, repr=False)
     _winner_of: Mapping[str, Article] = field(default_factory=dict, repr=False)  # by id
-    _contested: frozenset[str] = field(default=frozenset(), repr=False)  # ids with duplicates
+    # id -> every article with it, newest (the winner) first: only ids two files share.
+    _duplicates: Mapping[str, tuple[Article, ...]] = field(default_factory=dict, repr=False)
     _hidden_counts: Mapping[str, int] = field(default_factory=dict, repr=False)  # files per id
 
     def topic_for(self, name: str) -> Topic | None:
@@ -197,21 +198,13 @@ def build_snapshot(
     candidates.sort(key=_newest_first, reverse=True)
     articles: list[Article] = []
     winner_of: dict[str, Article] = {}
-    contested: set[str] = set()
+    duplicates: dict[str, tuple[Article, ...]] = {}
     for article in candidates:
         key = article.id  # a name-based UUID of the canonical URL
         first = winner_of.get(key)
         if first is not None:
-            contested.add(key)
-            problems.append(
-                Problem(
-                    article.source,
-                    f"the same story as {first.source} (same URL); the newer file wins",
-                    "webUrl",
-                    severity=Severity.WARNING,
-                    kind="duplicate",
-                )
-            )
+            duplicates[key] = (*duplicates.get(key, (first,)), article)
+            problems.append(_duplicate_warning(article, first))
             continue
         winner_of[key] = article
         articles.append(article)
@@ -294,7 +287,7 @@ def build_snapshot(
         _topic_by_name=MappingProxyType(topic_by_name),
         _taxonomy=taxonomy,
         _winner_of=winner_of,
-        _contested=frozenset(contested),
+        _duplicates=duplicates,
         _hidden_counts=hidden_counts,
     )
 
@@ -345,6 +338,16 @@ def _position(articles: Sequence[Article], article: Article) -> int:
     return low
 
 
+def _duplicate_warning(article: Article, winner: Article) -> Problem:
+    return Problem(
+        article.source,
+        f"the same story as {winner.source} (same URL); the newer file wins",
+        "webUrl",
+        severity=Severity.WARNING,
+        kind="duplicate",
+    )
+
+
 def patch_snapshot(
     previous: Snapshot,
     taxonomy: Taxonomy,
@@ -358,39 +361,99 @@ def patch_snapshot(
     is left as it was.
 
     None when the change reaches past the files it names, where a full build
-    is simpler and as cheap: another taxonomy, a URL two files share, a
-    retraction, a topic the taxonomy does not define, a provider only a
-    retraction names.
+    is simpler: another taxonomy, a retraction, a topic no taxonomy file
+    defines, a provider only a retraction names.
     """
     if taxonomy is not previous._taxonomy:
         return None
-    taxonomy_keys = {topic.name.casefold() for topic in taxonomy.topics.values()}
-    taxonomy_keys.update(taxonomy.topics)
     for relpath, pair in changes.items():
         for result in pair:
-            if result is None:
-                continue
-            if result.retraction is not None:
-                return None
-            if any(problem.path != relpath for problem in result.problems):
-                return None
-            article = result.article
-            if article is not None and (
-                article.id in previous._contested
-                or any(name.casefold() not in taxonomy_keys for name in article.topics)
+            if result is not None and (
+                result.retraction is not None
+                or any(problem.path != relpath for problem in result.problems)
             ):
                 return None
 
+    # The stories the changed files told, before and after: each one's winner
+    # (the newest file telling it) is the one in the feeds, the others are
+    # duplicates, each with a warning.
+    old_articles = [old.article for old, _ in changes.values() if old and old.article]
+    new_articles = [new.article for _, new in changes.values() if new and new.article]
+    before: dict[str, tuple[Article, ...]] = {}
+    after: dict[str, list[Article]] = {}
+    for story in {article.id for article in old_articles + new_articles}:
+        known = previous._duplicates.get(story)
+        if known is None:
+            known = (previous._winner_of[story],) if story in previous._winner_of else ()
+        before[story] = known
+        after[story] = [article for article in known if article.source not in changes]
+    for article in new_articles:
+        after[article.id].append(article)
+    for telling in after.values():
+        telling.sort(key=_newest_first, reverse=True)
+    winners = [(before[story][:1], after[story][:1]) for story in before]
+    leaving = [was[0] for was, now in winners if was and (not now or now[0] is not was[0])]
+    entering = [now[0] for was, now in winners if now and (not was or was[0] is not now[0])]
+    taxonomy_keys = {topic.name.casefold() for topic in taxonomy.topics.values()}
+    taxonomy_keys.update(taxonomy.topics)
+    for article in leaving + entering:
+        if any(name.casefold() not in taxonomy_keys for name in article.topics):
+            return None  # a topic's name may come and go with its articles
+
     articles = list(previous.articles)
     winner_of = dict(previous._winner_of)
-    hidden_counts = Counter(previous._hidden_counts)
+    duplicates = dict(previous._duplicates)
+    for story, telling in after.items():
+        winner_of.pop(story, None)
+        duplicates.pop(story, None)
+        if telling:
+            winner_of[story] = telling[0]
+        if len(telling) > 1:
+            duplicates[story] = tuple(telling)
+    duplicate_count = previous.counts.duplicates + sum(
+        max(len(after[story]) - 1, 0) - max(len(before[story]) - 1, 0) for story in before
+    )
+
+    # The problems of each changed file, and of each file whose duplicate
+    # warning may have changed: its slice of the sorted problems is made again.
     problems = list(previous.problems)
+    warnings = {
+        article.source: _duplicate_warning(article, told[0])
+        for told in after.values()
+        for article in told[1:]
+    }
+    affected = set(changes) | {article.source for told in before.values() for article in told}
+    for relpath in sorted(affected | warnings.keys()):
+        start = bisect.bisect_left(problems, relpath, key=lambda p: p.path)
+        end = bisect.bisect_right(problems, relpath, key=lambda p: p.path)
+        if relpath in changes:
+            new = changes[relpath][1]
+            own = list(new.problems) if new is not None else []
+        else:
+            own = [problem for problem in problems[start:end] if problem.kind != "duplicate"]
+        if relpath in warnings:
+            own.append(warnings[relpath])
+        problems[start:end] = sorted(own, key=_problem_order)
+
     kinds = Counter(
         files=previous.counts.files,
         hidden=previous.counts.hidden,
         undated=previous.counts.undated,
         rejected=previous.counts.rejected,
     )
+    hidden_counts = Counter(previous._hidden_counts)
+    for old, new in changes.values():
+        for result, sign in ((old, -1), (new, 1)):
+            if result is None:
+                continue
+            kinds["files"] += sign
+            if (kind := _kind(result)) != "article":
+                kinds[kind] += sign
+            if result.hidden_id is not None:
+                hidden_counts[result.hidden_id] += sign
+                if not hidden_counts[result.hidden_id]:
+                    del hidden_counts[result.hidden_id]
+
     buckets: dict[tuple[str, str], list[Article]] = {}  # (index, slug) -> its articles, patched
     indexes = {
         "topic": previous.by_topic,
@@ -408,50 +471,14 @@ def patch_snapshot(
                 buckets[key] = list(indexes[key[0]].get(key[1], ()))
             yield buckets[key]
 
-    for relpath, (old, _) in changes.items():  # take out what the files were
-        if old is None:
-            continue
-        kinds["files"] -= 1
-        if (kind := _kind(old)) != "article":
-            kinds[kind] -= 1
-        if old.hidden_id is not None:
-            hidden_counts[old.hidden_id] -= 1
-            if not hidden_counts[old.hidden_id]:
-                del hidden_counts[old.hidden_id]
-        if old.article is not None:
-            del winner_of[old.article.id]
-            del articles[_position(articles, old.article)]
-            for bucket in buckets_of(old.article):
-                del bucket[_position(bucket, old.article)]
-        start = bisect.bisect_left(problems, relpath, key=lambda p: p.path)
-        end = bisect.bisect_right(problems, relpath, key=lambda p: p.path)
-        del problems[start:end]
-    # Providers the taxonomy lacks whose naming may change: not those of an
-    # article edited in place (the same provider, the same date).
-    renamed: set[str] = set()
-    for old, new in changes.values():
-        was, now = old and old.article, new and new.article
-        if was and now and (was.provider, was.published) == (now.provider, now.published):
-            continue
-        renamed.update(a.provider.slug for a in (was, now) if a and a.provider is not None)
-    for relpath, (_, new) in changes.items():  # and put in what they are
-        if new is None:
-            continue
-        kinds["files"] += 1
-        if (kind := _kind(new)) != "article":
-            kinds[kind] += 1
-        if new.hidden_id is not None:
-            hidden_counts[new.hidden_id] += 1
-        if new.article is not None:
-            if new.article.id in winner_of:
-                return None  # now the same story as another file
-            winner_of[new.article.id] = new.article
-            articles.insert(_position(articles, new.article), new.article)
-            for bucket in buckets_of(new.article):
-                bucket.insert(_position(bucket, new.article), new.article)
-        at = bisect.bisect_left(problems, relpath, key=lambda p: p.path)
-        problems[at:at] = sorted(new.problems, key=_problem_order)
-
+    for article in leaving:
+        del articles[_position(articles, article)]
+        for bucket in buckets_of(article):
+            del bucket[_position(bucket, article)]
+    for article in entering:
+        articles.insert(_position(articles, article), article)
+        for bucket in buckets_of(article):
+            bucket.insert(_position(bucket, article), article)
     patched: dict[str, dict[str, Sequence[Article]]] = {
         name: dict(index) for name, index in indexes.items()
     }
@@ -460,7 +487,19 @@ def patch_snapshot(
             patched[name][slug] = bucket
         else:
             del patched[name][slug]
-    # A provider the taxonomy lacks is named as most of its articles name it.
+
+    # A provider the taxonomy lacks is named as most of its articles name it:
+    # those of the articles that came or went may be named anew, unless an
+    # article was only edited in place (the same provider, the same date).
+    in_place = {(article.source, article.provider, article.published) for article in leaving} & {
+        (article.source, article.provider, article.published) for article in entering
+    }
+    renamed = {
+        article.provider.slug
+        for article in leaving + entering
+        if article.provider is not None
+        and (article.source, article.provider, article.published) not in in_place
+    }
     providers = dict(previous.providers)
     for slug in renamed - taxonomy.providers.keys():
         if bucket := buckets["provider", slug]:
@@ -477,7 +516,7 @@ def patch_snapshot(
         hidden=kinds["hidden"],
         undated=kinds["undated"],
         rejected=kinds["rejected"],
-        duplicates=previous.counts.duplicates,
+        duplicates=duplicate_count,
     )
     return Snapshot(
         articles=tuple(articles),
@@ -496,6 +535,6 @@ def patch_snapshot(
         _topic_by_name=previous._topic_by_name,
         _taxonomy=taxonomy,
         _winner_of=winner_of,
-        _contested=previous._contested,
+        _duplicates=duplicates,
         _hidden_counts=hidden_counts,
     )
