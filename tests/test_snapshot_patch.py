@@ -6,6 +6,7 @@ disappearing, and a taxonomy change."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +155,28 @@ def test_a_taxonomy_change(root: Path) -> None:
     write_article(root, "_news/story-1.md", article("Story 1", 2, topics=["Quantum"]))
     snapshot = check(loader, root, "_news/story-1.md")
     assert snapshot.topics["quantum"].name == "Quantum"
+
+
+def test_many_random_changes_give_what_a_full_build_gives(
+    root: Path, full_builds: list[int]
+) -> None:
+    """Changes of one to three files at a time, drawn from few URLs (so stories
+    are often told twice), few dates and provider spellings (so a provider's
+    name is often a tie), some hidden, some deleted."""
+    rng = random.Random(15)
+    loader = ContentLoader(root)
+    loader.reload()
+    names = [f"_news/r{n}.md" for n in range(8)] + [f"_news/story-{n}.md" for n in range(3)]
+    for _ in range(40):
+        changed = rng.sample(names, rng.randint(1, 3))
+        for relpath in changed:
+            if rng.random() < 0.2:
+                (root / relpath).unlink(missing_ok=True)
+                continue
+            fields = article(f"Story {rng.randint(0, 4)}", rng.randint(1, 9))
+            name = rng.choice(["Wire", "WIRE", "The Wire"])
+            domain = rng.choice(["wire.example", "other.example"])
+            fields["provider"] = {"name": name, "domain": domain}
+            fields["published"] = rng.random() > 0.15
+            write_article(root, relpath, fields)
+        check(loader, root, *changed, full_builds=full_builds)
