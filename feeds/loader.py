@@ -309,13 +309,18 @@ class ContentLoader:
         if touched is None:
             self._inodes = None  # made again from this scan when a rescan needs it
         same = keys == self._keys and scan.taxonomy_key == self._fingerprint
+        # Whether the snapshot was made of the last reload's parses: not so after a
+        # reload that failed before its swap, and then only a full build will do.
+        patchable = self._results is self._built_from
         self._results, self._keys = results, keys
         if self._snapshot is not None and same:
+            if patchable:
+                self._built_from = results  # the same bytes: the same parses
             return self._snapshot
         generation = self._snapshot.generation + 1 if self._snapshot else 1
         snapshot = None
         built_from = self._built_from
-        if touched is not None and self._snapshot is not None:
+        if touched is not None and self._snapshot is not None and patchable:
             # A few files changed: derive the snapshot from the last one.
             changes = {
                 relpath: (built_from.get(relpath), results.get(relpath))
