@@ -34,7 +34,7 @@ from feeds.errors import ContentError, NotLoaded
 from feeds.inputs import Sources, code_version
 from feeds.model import Problem
 from feeds.parse import ARTICLE_SUFFIXES, MAX_FILE_BYTES, ParsedFile, parse_file
-from feeds.snapshot import Snapshot, build_snapshot
+from feeds.snapshot import Snapshot, build_snapshot, patch_snapshot
 from feeds.taxonomy import TAXONOMY_DIR, load_taxonomy, site_url_from_config
 from feeds.workers import fork_context, worker_count
 
@@ -114,6 +114,7 @@ class ContentLoader:
         # after file-system events patches them (feeds/loader.py's _rescan).
         self._results: dict[str, ParsedFile] = {}
         self._keys: dict[str, bytes] = {}  # relpath -> content digest
+        self._built_from: dict[str, ParsedFile] = {}  # the parses the snapshot was made of
         self._last_full: _Scan | None = None
         self._prescan: _Scan | None = None  # made by scan_key(fresh=True), for the next reload
         self._inodes: dict[tuple[int, int], list[str]] | None = None  # (device, inode) -> relpaths
@@ -308,19 +309,38 @@ class ContentLoader:
         if touched is None:
             self._inodes = None  # made again from this scan when a rescan needs it
         same = keys == self._keys and scan.taxonomy_key == self._fingerprint
+        # Whether the snapshot was made of the last reload's parses: not so after a
+        # reload that failed before its swap, and then only a full build will do.
+        patchable = self._results is self._built_from
         self._results, self._keys = results, keys
         if self._snapshot is not None and same:
+            if patchable:
+                self._built_from = results  # the same bytes: the same parses
             return self._snapshot
         generation = self._snapshot.generation + 1 if self._snapshot else 1
-        snapshot = build_snapshot(
-            (results[relpath] for relpath in sorted(results)),
-            self._taxonomy,
-            self.clock(),
-            generation,
-        )
+        snapshot = None
+        built_from = self._built_from
+        if touched is not None and self._snapshot is not None and patchable:
+            # A few files changed: derive the snapshot from the last one.
+            changes = {
+                relpath: (built_from.get(relpath), results.get(relpath))
+                for relpath in touched
+                if built_from.get(relpath) is not results.get(relpath)
+            }
+            snapshot = patch_snapshot(
+                self._snapshot, self._taxonomy, changes, self.clock(), generation
+            )
+        if snapshot is None:
+            snapshot = build_snapshot(
+                (results[relpath] for relpath in sorted(results)),
+                self._taxonomy,
+                self.clock(),
+                generation,
+            )
         self._fingerprint = scan.taxonomy_key
         self.stats.last_error = None  # before the swap: no reader sees new content and an old error
         self._snapshot = snapshot  # the atomic swap: readers see the old or the new one
+        self._built_from = results
         self.stats.reloads += 1
         self._report(snapshot)
         for listener in list(self._listeners):
@@ -707,9 +727,10 @@ def _walk(
     while stack:
         rel_dir, abs_dir = stack.pop()
         try:
-            entries = sorted(os.scandir(abs_dir), key=lambda e: e.name)
+            entries = list(os.scandir(abs_dir))
             if only is not None and abs_dir == root:
                 entries = [entry for entry in entries if entry.name == only]
+            entries.sort(key=lambda e: e.name)
         except OSError as error:
             if rel_dir != prefix:
                 yield (
