@@ -393,22 +393,17 @@ class Audience:
         for (feed, client, status), count in sorted(self.polls.items()):
             polls.add_metric([feed, client, str(status)], count)
         yield polls
-        conditional = CounterMetricFamily(
-            "feeds_conditional_polls",
-            "Requests for feeds with If-None-Match or If-Modified-Since, by client family",
-            labels=["client"],
-        )
-        for client, count in sorted(self.conditional.items()):
-            conditional.add_metric([client], count)
-        yield conditional
-        early = CounterMetricFamily(
-            "feeds_early_polls",
-            "Polls sooner than the max-age of the previous answer to the same reader",
-            labels=["client"],
-        )
-        for client, count in sorted(self.early.items()):
-            early.add_metric([client], count)
-        yield early
+        by_client = (
+            ("feeds_conditional_polls", self.conditional,
+             "Requests for feeds with If-None-Match or If-Modified-Since, by client family"),
+            ("feeds_early_polls", self.early,
+             "Polls sooner than the max-age of the previous answer to the same reader"),
+        )  # fmt: skip
+        for metric, tally, documentation in by_client:
+            family = CounterMetricFamily(metric, documentation, labels=["client"])
+            for client, polled in sorted(tally.items()):
+                family.add_metric([client], polled)
+            yield family
         intervals = HistogramMetricFamily(
             "feeds_poll_interval_seconds",
             "Time between two polls of a feed by the same reader, by client family",
