@@ -532,14 +532,24 @@ def content_html(article: Article) -> tuple[str, tuple[Video, ...]]:
     """The item's HTML: excerpt, video posters or first image, body, and a
     "Related" list, so that readers that ignore links and enclosures still show
     them all; and the videos its posters stand for, in document order."""
-    return HTML_CACHE.get(_HtmlOf(article))
+    # A renderer asks for an item's HTML and videos several times in a row:
+    # the thread's last answer saves hashing the article's key each time.
+    last = getattr(_last_html, "pair", None)
+    if last is not None and last[0] is article:
+        return last[1]  # type: ignore[no-any-return]
+    found = HTML_CACHE.get(_HtmlOf(article))
+    _last_html.pair = (article, found)
+    return found
+
+
+_last_html = threading.local()  # .pair: (article, its content_html), per render thread
 
 
 class _HtmlOf:
     """An article as a cache key: only what its HTML is made of counts, so an
     edited article never gets its old HTML."""
 
-    __slots__ = ("article", "key")
+    __slots__ = ("article", "key", "hash")
 
     def __init__(self, article: Article) -> None:
         self.article = article
@@ -554,12 +564,17 @@ class _HtmlOf:
             article.body_is_html,
             article.related,
         )
+        self.hash = hash(self.key)  # once: the cache hashes a key more than once per lookup
 
     def __hash__(self) -> int:
-        return hash(self.key)
+        return self.hash
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, _HtmlOf) and self.key == other.key
+        return (
+            isinstance(other, _HtmlOf)
+            and self.hash == other.hash
+            and (self.article is other.article or self.key == other.key)
+        )
 
 
 # The same article shows in several feeds (all, its topics, its provider, their
@@ -589,7 +604,10 @@ class _HtmlCache:
 
     def get(self, of: _HtmlOf) -> tuple[str, tuple[Video, ...]]:
         with self._lock:
-            found = self._html.get(of)
+            try:
+                found = self._html[of]
+            except KeyError:
+                found = None
         if found is None:
             found = _compose_html(of.article)
             with self._lock, contextlib.suppress(ValueError):  # ValueError: over the bound
