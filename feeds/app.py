@@ -18,6 +18,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import cast
 
 from cachetools import LRUCache
 from starlette.applications import Starlette
@@ -42,6 +43,7 @@ from feeds.feed import (
     Page,
     Selection,
     check_names,
+    describe,
     parse_selection,
 )
 from feeds.loader import ContentLoader
@@ -56,7 +58,13 @@ from feeds.websub import HubNotifier
 log = logging.getLogger("feeds.app")
 
 ALLOWED_QUERY = ("type", "limit", *FILTERS)  # others are ignored
+# The render cache's key (FeedService.key): generation, release point, retraction
+# point, what was asked for (a feed, or a page's path) and its format.
+_Key = tuple[int, int, tuple[int, int], Selection | str, Format | Page | None]
 KNOWN_URL_OVERHEAD = 640  # bytes of a fast-lane entry besides its URL (measured: tracemalloc)
+# After a reload, the render cache keeps the feeds the change left alone, unless
+# fewer than half of the first CARRY_PROBE feeds compared are unchanged.
+CARRY_PROBE = 64
 
 
 class PreparedResponse(Response):
@@ -83,6 +91,7 @@ class FeedService:
         HTML_CACHE.resize(shares.html)
         self.cache = RenderCache(shares.published, shares.composed)
         self.metrics = Metrics(loader, self.cache.stats)
+        self._cached_from: Snapshot | None = None  # the snapshot the render cache holds
         self.notifier: HubNotifier | None = None  # with a WebSub hub configured
         # (path, query string) -> what a request for it asks for, once a route has
         # answered it: the fast lane answers the next one from the cache directly.
@@ -94,6 +103,54 @@ class FeedService:
 
     def snapshot(self) -> Snapshot:
         return self.loader.snapshot
+
+    # ---- when the snapshot changes ----
+
+    def snapshot_changed(self, snapshot: Snapshot) -> None:
+        """On the event loop, after a reload swapped in `snapshot`: empty the
+        render cache, then put back, under the new snapshot's keys, the feed
+        documents the change did not touch: those whose feed `describe()` makes
+        the same from both snapshots (a document is its feed, rendered). That is
+        worked out in a render thread; until it is done, requests render anew.
+        The index, OPML and composed feeds are always rendered again."""
+        previous, self._cached_from = self._cached_from, snapshot
+        taken = self.cache.take_published()
+        if previous is None or not taken:
+            return
+        work = self.cache.run(lambda: self._untouched(previous, snapshot, taken))
+
+        def put_back(done: asyncio.Future[object]) -> None:
+            if done.cancelled() or done.exception() is not None:
+                log.error("render cache not carried over", exc_info=done.exception())
+            elif self._cached_from is snapshot:  # not after a newer snapshot came
+                self.cache.put_back(done.result())  # type: ignore[arg-type]
+
+        work.add_done_callback(put_back)
+
+    def _untouched(
+        self, previous: Snapshot, snapshot: Snapshot, taken: list[tuple[Hashable, Prepared]]
+    ) -> list[tuple[Hashable, Prepared]]:
+        """The entries of `taken` whose document `snapshot` leaves as it was, under
+        their keys for `snapshot`. When most of the first feeds compared changed
+        (a taxonomy edit, a setting), gives up: rendering on demand is cheaper."""
+        now = self.clock()
+        days = self.settings.retraction_days
+        points = (previous.release_point(now), previous.retraction_point(now, days))
+        same: dict[Selection, bool] = {}
+        kept: list[tuple[Hashable, Prepared]] = []
+        for key, prepared in taken:
+            generation, release, retraction, asked, fmt = cast(_Key, key)
+            if generation != previous.generation or (release, retraction) != points:
+                continue  # already stale: time had moved on since it was rendered
+            if not isinstance(asked, Selection) or fmt is None:
+                continue  # a page of the whole site
+            if asked not in same:
+                same[asked] = _same_feed(previous, snapshot, asked, self.settings, now)
+                if len(same) == CARRY_PROBE and sum(same.values()) < CARRY_PROBE // 2:
+                    return []
+            if same[asked]:
+                kept.append((self.key(snapshot, asked, fmt, now), prepared))
+        return kept
 
     def key(
         self, snapshot: Snapshot, asked: Selection | str, fmt: Format | Page | None, now: datetime
@@ -143,6 +200,20 @@ class FeedService:
             return None
         scope["feeds.max_age"] = prepared.max_age  # for feeds.readers: early polls
         return answer(prepared, scope["headers"], time.time())
+
+
+def _same_feed(
+    previous: Snapshot, snapshot: Snapshot, selection: Selection, settings: Settings, now: datetime
+) -> bool:
+    """Whether `selection` is the same feed in both snapshots, as of `now`: then
+    each of its documents has the same bytes (an unchanged article is the same
+    object in both, so comparing them costs little)."""
+    try:
+        return describe(previous, selection, settings, now) == describe(
+            snapshot, selection, settings, now
+        )
+    except UnknownFeed:
+        return False
 
 
 def _error(status: int, message: str) -> PlainTextResponse:
@@ -414,10 +485,10 @@ def create_app(
         event_loop = asyncio.get_running_loop()
 
         # The loader calls back from its own thread; the cache lives on this loop.
-        def clear_cache(_: Snapshot) -> None:
-            event_loop.call_soon_threadsafe(service.cache.clear)
+        def snapshot_changed(snapshot: Snapshot) -> None:
+            event_loop.call_soon_threadsafe(service.snapshot_changed, snapshot)
 
-        stop_clearing = loader.on_change(clear_cache)
+        stop_clearing = loader.on_change(snapshot_changed)
         try:
             snapshot = await run_in_threadpool(loader.reload)
             log.info(

@@ -24,6 +24,7 @@ RENDER_THREADS = 2
 class CacheStats:
     hits: int = 0
     misses: int = 0
+    carried: int = 0  # documents kept across reloads that did not touch them
 
 
 TRIM_INTERVAL = 1.0  # seconds: freed memory goes back to the system at most this often
@@ -38,7 +39,9 @@ class RenderCache:
     never evicts the feeds every reader polls.
 
     Keys include the snapshot generation, so a new snapshot never serves an old
-    document; `clear()` drops the old ones as soon as the snapshot changes.
+    document; when the snapshot changes, `take_published()` empties the cache and
+    the documents the change did not touch are `put_back()` under new keys
+    (FeedService.snapshot_changed).
     """
 
     published_bytes: int = 48 * 1024 * 1024
@@ -109,6 +112,25 @@ class RenderCache:
         self._published.clear()
         self._composed.clear()
         self._renderers.submit(trim)
+
+    def take_published(self) -> list[tuple[Hashable, Prepared]]:
+        """Empty the cache; return what its published region held, least
+        recently used first."""
+        taken = list(self._published.items())
+        self.clear()
+        return taken
+
+    def put_back(self, entries: list[tuple[Hashable, Prepared]]) -> None:
+        """Cache these published documents again (in this order: the last is the
+        most recently used), except where a render has put one in meanwhile."""
+        for key, prepared in entries:
+            if key not in self._published and prepared.size < self._published.maxsize:
+                self._published[key] = prepared
+                self.stats.carried += 1
+
+    def run(self, work: Callable[[], object]) -> asyncio.Future[object]:
+        """Run `work` in a render thread (it competes with renders, not requests)."""
+        return asyncio.get_running_loop().run_in_executor(self._renderers, work)
 
     def __len__(self) -> int:
         return len(self._published) + len(self._composed)

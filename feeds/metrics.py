@@ -60,6 +60,11 @@ class Metrics(Collector):
             "Documents that had to be rendered",
             value=self._cache_stats.misses,
         )
+        yield CounterMetricFamily(
+            "feeds_cache_carried",
+            "Rendered documents kept across a reload that left their feed unchanged",
+            value=self._cache_stats.carried,
+        )
         stats = self._loader.stats
         yield CounterMetricFamily(
             "feeds_reloads", "Reloads that produced a new snapshot", value=stats.reloads

@@ -977,6 +977,69 @@ def test_an_edited_then_deleted_article_follows_the_folder(content_copy: Path) -
         assert client.get("/readyz").json()["articles"] == 17
 
 
+def test_a_reload_keeps_the_rendered_feeds_the_change_did_not_touch(content_copy: Path) -> None:
+    """After an edit, the render cache keeps the documents of every feed the edit
+    left as it was (served as hits, byte for byte what a fresh start renders)
+    and renders again only those it changed."""
+    relpath = "_news/2026-11-18-postgres-connection-poolers-burst-load.md"  # PostgreSQL, Cloud
+    untouched = ["/feeds/topics/web-performance.rss", "/feeds/providers/langlog.example.atom",
+                 "/feeds/topics/databases.json", "/feeds/topics/web-performance.html"]  # fmt: skip
+    touched = ["/feeds/all.rss", "/feeds/topics/postgresql.atom", "/feeds/topics/cloud.json",
+               "/feeds/providers/dbweekly.example.rss", "/"]  # fmt: skip
+    with TestClient(make_app(content_copy)) as client:
+        before = {path: get(client, path) for path in untouched + touched}
+        text = (content_copy / relpath).read_text(encoding="utf-8")
+        write_article(content_copy, relpath, raw=text.replace("burst load", "a burst"))
+        samples = scrape(client)
+        client.app.state.service.loader.reload()  # type: ignore[attr-defined]
+        wait_for(
+            lambda: (
+                metric(scrape(client), "feeds_cache_carried_total")
+                > metric(samples, "feeds_cache_carried_total")
+            ),
+            "the untouched documents to be carried over",
+        )
+        carried = metric(scrape(client), "feeds_cache_carried_total") - metric(
+            samples, "feeds_cache_carried_total"
+        )
+        samples = scrape(client)
+        after = {path: get(client, path) for path in untouched + touched}
+        hits = metric(scrape(client), "feeds_cache_hits_total") - metric(
+            samples, "feeds_cache_hits_total"
+        )
+        misses = metric(scrape(client), "feeds_cache_misses_total") - metric(
+            samples, "feeds_cache_misses_total"
+        )
+    assert carried == len(untouched)
+    assert (hits, misses) == (len(untouched), len(touched))
+    for path in untouched:
+        assert after[path].content == before[path].content, path
+    for path in touched[:-1]:  # the index page names no article: rendered again all the same
+        assert "a burst" in after[path].text and "a burst" not in before[path].text, path
+    with TestClient(make_app(content_copy)) as fresh:  # what a restart would serve
+        for path in untouched + touched:
+            answer = get(fresh, path)
+            assert answer.content == after[path].content, path
+            assert answer.headers["etag"] == after[path].headers["etag"], path
+
+
+def test_a_taxonomy_edit_reaches_every_cached_feed_that_shows_it(content_copy: Path) -> None:
+    """A taxonomy edit that renames a topic touches every feed that shows the
+    topic: none of them is carried over, each is rendered with the new name."""
+    paths = ["/feeds/topics/postgresql.rss", "/feeds/all.atom"]
+    with TestClient(make_app(content_copy)) as client:
+        before = {path: get(client, path) for path in paths}
+        topic = content_copy / "_data" / "topics" / "01-postgresql.yaml"
+        text = topic.read_text(encoding="utf-8")
+        topic.write_text(text.replace("name: PostgreSQL", "name: Postgres SQL"), "utf-8")
+        client.app.state.service.loader.reload()  # type: ignore[attr-defined]
+        wait_for(
+            lambda: all(get(client, path).content != before[path].content for path in paths),
+            "the renamed topic in every feed that shows it",
+        )
+        assert "Postgres SQL" in get(client, "/feeds/topics/postgresql.rss").text
+
+
 class FakeClock:
     def __init__(self, now: datetime) -> None:
         self.now = now
