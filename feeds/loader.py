@@ -303,8 +303,11 @@ class ContentLoader:
             results.pop(relpath, None)
             keys.pop(relpath, None)
 
-        # An unreadable file is read again at the next scan even if its stat is the same.
-        self._last_scan = None if UNREADABLE in keys.values() else seen
+        # An unreadable file is read again at the next scan even if its stat is the
+        # same. Recorded once the snapshot stands for this scan: were building it to
+        # fail, the next reload must not take the same scan for one already done.
+        last_scan = None if UNREADABLE in keys.values() else seen
+        self._last_scan = None
         self._last_full = scan
         if touched is None:
             self._inodes = None  # made again from this scan when a rescan needs it
@@ -313,9 +316,9 @@ class ContentLoader:
         # reload that failed before its swap, and then only a full build will do.
         patchable = self._results is self._built_from
         self._results, self._keys = results, keys
-        if self._snapshot is not None and same:
-            if patchable:
-                self._built_from = results  # the same bytes: the same parses
+        if self._snapshot is not None and same and patchable:
+            self._built_from = results  # the same bytes: the same parses
+            self._last_scan = last_scan
             return self._snapshot
         generation = self._snapshot.generation + 1 if self._snapshot else 1
         snapshot = None
@@ -341,6 +344,7 @@ class ContentLoader:
         self.stats.last_error = None  # before the swap: no reader sees new content and an old error
         self._snapshot = snapshot  # the atomic swap: readers see the old or the new one
         self._built_from = results
+        self._last_scan = last_scan
         self.stats.reloads += 1
         self._report(snapshot)
         for listener in list(self._listeners):

@@ -986,6 +986,32 @@ def test_missing_folder_keeps_the_last_good_snapshot(content, loaders, tmp_path)
     assert loader.stats.last_error is None
 
 
+@pytest.mark.parametrize("events", [False, True], ids=["full scan", "events"])
+def test_a_reload_that_failed_is_done_by_the_next_one_even_if_nothing_changed_since(
+    content, loaders, monkeypatch, events
+):
+    """Building a snapshot can fail after the files were read (a bug, no memory):
+    the last good snapshot stays, and the next reload, with no file changed
+    since, still brings in the change, not the old snapshot."""
+    write_article(content, "2024-01-01-a.md", article("A"))
+    path = write_article(content, "2024-01-02-b.md", article("B"))
+    loader = loaders(content)
+    good = loader.reload()
+    write_article(content, "2024-01-02-b.md", article("B, edited"))
+
+    def broken(*args, **kwargs):
+        raise MemoryError("no memory left for the snapshot")
+
+    monkeypatch.setattr("feeds.loader.build_snapshot", broken)
+    monkeypatch.setattr("feeds.loader.patch_snapshot", broken)
+    with pytest.raises(MemoryError):
+        loader.reload([str(path)] if events else None)
+    assert loader.snapshot is good and titles(good) == {"A", "B"}
+    monkeypatch.undo()
+    assert titles(loader.reload([] if events else None)) == {"A", "B, edited"}
+    assert titles(loader.reload()) == {"A", "B, edited"}
+
+
 # ======================================================================
 # 5. Live: the watching loader follows the folder
 # ======================================================================
