@@ -99,7 +99,7 @@ def main() -> int:
 
     port = free_port()
     log = Path(tempfile.mkdtemp(prefix="bench-composed-")) / "server.log"
-    command = [sys.executable, "-m", "feeds.cli", "serve", "--content", arguments.content,
+    command = [sys.executable, "-P", "-m", "feeds.cli", "serve", "--content", arguments.content,
                "--port", str(port), "--workers", "1"]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDS_")}
     with open(log, "wb") as output:

@@ -151,7 +151,7 @@ def main() -> int:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = Path(tempfile.mkdtemp(prefix="bench-memory-")) / "server.log"
-    command = [sys.executable, "-m", "feeds.cli", "serve", "--content", arguments.content,
+    command = [sys.executable, "-P", "-m", "feeds.cli", "serve", "--content", arguments.content,
                "--port", str(port), "--workers", str(arguments.workers),
                "--cache-bytes", str(arguments.cache_bytes)]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDS_")}

@@ -17,6 +17,7 @@
 #                            Hugo; feeds build again: nothing changed, one article changed
 #   composed bench_composed.py  10k: composed feeds asked uncached, then cached
 #   memory  bench_memory.py  10k: a worker's peak RSS under random composed URLs (wrk)
+#   carry   bench_carry.py   10k: a round of polls of every feed after one article changed
 #
 # The feeds/ package is copied at the start (bench/out/run/code/) and put first on
 # PYTHONPATH, so every step measures the same code even while feeds/ is being
@@ -216,6 +217,8 @@ else
     step memory $PY bench/bench_memory.py --content bench/corpora/10k --workers "$CORES" \
         --duration 90 --out "$RUN/memory.json"
 fi
+step carry $PY bench/bench_carry.py --content bench/corpora/10k \
+    --repeat "$( ((quick)) && echo 1 || echo 3)" --out "$RUN/carry.json"
 
 # ---- the table ----
 

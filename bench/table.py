@@ -454,6 +454,27 @@ def composed_rows(summary: Summary, inputs: Inputs) -> None:
     )
 
 
+def carry_rows(summary: Summary, inputs: Inputs) -> None:
+    result = inputs.json("carry.json")
+    summary.notes.append(
+        f"After one change: `feeds serve --workers 1` on `{result['content']}`, every live "
+        f"feed in four forms ({result['documents']} documents) asked once, one at a time; one "
+        "article edited, and the same round again once the edit shows; best of "
+        f"{result['edits']} edits. Reference: the first round, every document rendered, as a "
+        f"reload that drops the whole render cache makes it. Full figures: "
+        f"`{inputs.shown('carry.json')}`."
+    )
+    summary.add(
+        "7 after one change",
+        "a round of polls of every feed after one article changed",
+        f"{result['after_change_s']:.2f} s ({result['rendered_after_change']:.0f} rendered)",
+        f"every document rendered: {result['cold_s']:.2f} s ({result['documents']})",
+        f"{result['after_change_s'] / result['cold_s']:.2f}×",
+        "—",
+        "—",
+    )
+
+
 def memory_rows(summary: Summary, inputs: Inputs) -> None:
     result = inputs.json("memory.json")
     mib = 1024 * 1024
@@ -485,6 +506,7 @@ SECTIONS = (
     ("export", "4 export", export_rows),
     ("composed", "5 composed feeds", composed_rows),
     ("memory", "6 memory", memory_rows),
+    ("carry", "7 after one change", carry_rows),
 )
 
 
