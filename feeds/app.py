@@ -92,6 +92,10 @@ class FeedService:
         self.cache = RenderCache(shares.published, shares.composed)
         self.metrics = Metrics(loader, self.cache.stats)
         self._cached_from: Snapshot | None = None  # the snapshot the render cache holds
+        # (snapshot, from, until (None: for good), its points then): see _points
+        self._kept_points: (
+            tuple[Snapshot, datetime, datetime | None, tuple[int, tuple[int, int]]] | None
+        ) = None
         self.notifier: HubNotifier | None = None  # with a WebSub hub configured
         # (path, query string) -> what a request for it asks for, once a route has
         # answered it: the fast lane answers the next one from the cache directly.
@@ -156,13 +160,23 @@ class FeedService:
         self, snapshot: Snapshot, asked: Selection | str, fmt: Format | Page | None, now: datetime
     ) -> Hashable:
         """The render cache's key: what was asked for, as of this snapshot and moment."""
-        return (
-            snapshot.generation,
-            snapshot.release_point(now),
-            snapshot.retraction_point(now, self.settings.retraction_days),
-            asked,
-            fmt,
-        )
+        return (snapshot.generation, *self._points(snapshot, now), asked, fmt)
+
+    def _points(self, snapshot: Snapshot, now: datetime) -> tuple[int, tuple[int, int]]:
+        """The snapshot's release and retraction points at `now`. Asked for by every
+        request, they change only at `next_change`: kept until then."""
+        kept = self._kept_points
+        if (
+            kept is not None
+            and kept[0] is snapshot
+            and kept[1] <= now
+            and (kept[2] is None or now < kept[2])
+        ):
+            return kept[3]
+        days = self.settings.retraction_days
+        points = (snapshot.release_point(now), snapshot.retraction_point(now, days))
+        self._kept_points = (snapshot, now, snapshot.next_change(now, days), points)
+        return points
 
     async def prepared(self, key: Hashable, build: Callable[[], Document], cors: bool) -> Prepared:
         swr = self.settings.stale_while_revalidate
