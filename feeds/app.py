@@ -111,38 +111,42 @@ class FeedService:
     # ---- when the snapshot changes ----
 
     def snapshot_changed(self, snapshot: Snapshot) -> None:
-        """On the event loop, after a reload swapped in `snapshot`: empty the
-        render cache, then put back, under the new snapshot's keys, the feed
-        documents the change did not touch: those whose feed `describe()` makes
-        the same from both snapshots (a document is its feed, rendered). That is
-        worked out in a render thread; until it is done, requests render anew.
-        The index, OPML and composed feeds are always rendered again."""
+        """On the event loop, after a reload swapped in `snapshot`: key anew the
+        cached feed documents the change did not touch, those whose feed
+        `describe()` makes the same from both snapshots (a document is its feed,
+        rendered), and drop the others. That is worked out in a render thread;
+        until it is done, requests render anew, and the old documents stay in the
+        cache's bound, never answered. Composed feeds, the index and OPML are
+        always rendered again."""
         previous, self._cached_from = self._cached_from, snapshot
         taken = self.cache.take_published()
         if previous is None or not taken:
+            self.cache.put_back(taken, {})
             return
         work = self.cache.run(lambda: self._untouched(previous, snapshot, taken))
 
         def put_back(done: asyncio.Future[object]) -> None:
+            kept: dict[Hashable, Hashable] = {}
             if done.cancelled() or done.exception() is not None:
                 log.error("render cache not carried over", exc_info=done.exception())
             elif self._cached_from is snapshot:  # not after a newer snapshot came
-                self.cache.put_back(done.result())  # type: ignore[arg-type]
+                kept = done.result()  # type: ignore[assignment]
+            self.cache.put_back(taken, kept)
 
         work.add_done_callback(put_back)
 
     def _untouched(
         self, previous: Snapshot, snapshot: Snapshot, taken: list[tuple[Hashable, Prepared]]
-    ) -> list[tuple[Hashable, Prepared]]:
-        """The entries of `taken` whose document `snapshot` leaves as it was, under
-        their keys for `snapshot`. When most of the first feeds compared changed
-        (a taxonomy edit, a setting), gives up: rendering on demand is cheaper."""
+    ) -> dict[Hashable, Hashable]:
+        """Of the keys of `taken`, those whose document `snapshot` leaves as it was,
+        each with its key for `snapshot`. When most of the first feeds compared
+        changed (a taxonomy edit), gives up: rendering on demand is cheaper."""
         now = self.clock()
         days = self.settings.retraction_days
         points = (previous.release_point(now), previous.retraction_point(now, days))
         same: dict[Selection, bool] = {}
-        kept: list[tuple[Hashable, Prepared]] = []
-        for key, prepared in taken:
+        kept: dict[Hashable, Hashable] = {}
+        for key, _ in taken:
             generation, release, retraction, asked, fmt = cast(_Key, key)
             if generation != previous.generation or (release, retraction) != points:
                 continue  # already stale: time had moved on since it was rendered
@@ -151,9 +155,9 @@ class FeedService:
             if asked not in same:
                 same[asked] = _same_feed(previous, snapshot, asked, self.settings, now)
                 if len(same) == CARRY_PROBE and sum(same.values()) < CARRY_PROBE // 2:
-                    return []
+                    return {}
             if same[asked]:
-                kept.append((self.key(snapshot, asked, fmt, now), prepared))
+                kept[key] = self.key(snapshot, asked, fmt, now)
         return kept
 
     def key(

@@ -114,19 +114,26 @@ class RenderCache:
         self._renderers.submit(trim)
 
     def take_published(self) -> list[tuple[Hashable, Prepared]]:
-        """Empty the cache; return what its published region held, least
-        recently used first."""
-        taken = list(self._published.items())
-        self.clear()
-        return taken
+        """What the published region holds, least recently used first, for
+        `put_back`; the composed region is emptied. The entries stay cached
+        (within the bound, never answered: their keys are of the old snapshot)
+        until `put_back` keys them anew or drops them."""
+        self._composed.clear()
+        return list(self._published.items())
 
-    def put_back(self, entries: list[tuple[Hashable, Prepared]]) -> None:
-        """Cache these published documents again (in this order: the last is the
-        most recently used), except where a render has put one in meanwhile."""
-        for key, prepared in entries:
-            if key not in self._published and prepared.size < self._published.maxsize:
-                self._published[key] = prepared
+    def put_back(
+        self, taken: list[tuple[Hashable, Prepared]], kept: dict[Hashable, Hashable]
+    ) -> None:
+        """Drop the entries `take_published` returned; cache again, under its new
+        key, each one `kept` maps (old key -> new key), unless a render has put
+        that key in meanwhile. The order stays: the last is the most recently used."""
+        for key, _ in taken:
+            prepared = self._published.pop(key, None)  # None: evicted meanwhile
+            new = kept.get(key)
+            if prepared is not None and new is not None and new not in self._published:
+                self._published[new] = prepared
                 self.stats.carried += 1
+        self._renderers.submit(trim)
 
     def run(self, work: Callable[[], object]) -> asyncio.Future[object]:
         """Run `work` in a render thread (it competes with renders, not requests)."""
