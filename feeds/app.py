@@ -209,11 +209,14 @@ class FeedService:
     def fast_answer(self, scope: Scope) -> tuple[int, Headers, bytes] | None:
         """The answer to a GET or HEAD of a URL already answered, straight from the
         render cache: no routing, no request object. None: take the usual way."""
-        known = self.known.get((scope["path"], scope["query_string"]))
-        if known is None or not self.loader.loaded:
+        snapshot = self.loader.current
+        if snapshot is None:
             return None
-        asked, fmt, _ = known
-        prepared = self.cache.peek(self.key(self.loader.snapshot, asked, fmt, self.clock()))
+        try:  # one lookup, not get()'s two
+            asked, fmt, _ = self.known[(scope["path"], scope["query_string"])]
+        except KeyError:
+            return None
+        prepared = self.cache.peek(self.key(snapshot, asked, fmt, self.clock()))
         if prepared is None:
             return None
         scope["feeds.max_age"] = prepared.max_age  # for feeds.readers: early polls

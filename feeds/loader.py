@@ -135,6 +135,11 @@ class ContentLoader:
     def loaded(self) -> bool:
         return self._snapshot is not None
 
+    @property
+    def current(self) -> Snapshot | None:
+        """The current snapshot, or None before the first load."""
+        return self._snapshot
+
     def on_change(self, listener: Callable[[Snapshot], None]) -> Callable[[], None]:
         """Call `listener(new_snapshot)` after every reload that changed something;
         returns the function that stops it."""
