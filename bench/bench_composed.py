@@ -20,19 +20,16 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import random
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_memory import free_port, slugs_and_words, stop_server  # noqa: E402
+from bench_memory import slugs_and_words, start_server, stop_server  # noqa: E402
 
 TARGET_P99_MS = 50.0  # uncached, on the 10k corpus (issue: composed feeds)
 
@@ -97,27 +94,9 @@ def main() -> int:
     parser.add_argument("--out", help="write the figures as JSON here too")
     arguments = parser.parse_args()
 
-    port = free_port()
-    log = Path(tempfile.mkdtemp(prefix="bench-composed-")) / "server.log"
-    command = [sys.executable, "-P", "-m", "feeds.cli", "serve", "--content", arguments.content,
-               "--port", str(port), "--workers", "1"]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDS_")}
-    with open(log, "wb") as output:
-        server = subprocess.Popen(
-            command, stdout=output, stderr=output, cwd=ROOT, env=env, start_new_session=True
-        )
+    server, port = start_server(arguments.content, ["--workers", "1"], "composed")
     try:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        deadline = time.monotonic() + 600
-        while True:
-            try:
-                if timed_get(connection, "/readyz")[0] == 200:
-                    break
-            except OSError:
-                connection.close()
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"feeds serve did not start; see {log}")
-            time.sleep(0.2)
         slugs, words = slugs_and_words(f"http://127.0.0.1:{port}")
         paths = composed_paths(slugs, words, arguments.queries, arguments.seed)
         status, first_search = timed_get(connection, "/feeds/all.rss?limit=1&q=the")

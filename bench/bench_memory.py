@@ -57,6 +57,39 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def start_server(
+    content: str, options: list[str], name: str, code: str | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
+    """`feeds serve --content CONTENT OPTIONS` on a free port, in a session of its
+    own (stop_server), once /readyz answers 200; its output goes to a log file
+    that the SystemExit names when it never does. The FEEDS_ variables of this
+    environment are left out. `feeds` comes from `code` when given, else from
+    PYTHONPATH (make bench's copy), else as installed (-P: never the cwd)."""
+    port = free_port()
+    log = Path(tempfile.mkdtemp(prefix=f"bench-{name}-")) / "server.log"
+    command = [sys.executable, "-P", "-m", "feeds.cli", "serve", "--content", content,
+               "--port", str(port), *options]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDS_")}
+    if code:
+        env["PYTHONPATH"] = code
+    with open(log, "wb") as output:
+        server = subprocess.Popen(
+            command, stdout=output, stderr=output, cwd=ROOT, env=env, start_new_session=True
+        )
+    deadline = time.monotonic() + 600
+    while True:
+        try:
+            with urlopen(f"http://127.0.0.1:{port}/readyz") as response:  # noqa: S310
+                if response.status == 200:
+                    return server, port
+        except OSError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            stop_server(server)
+            raise SystemExit(f"feeds serve did not start; see {log}")
+        time.sleep(0.2)
+
+
 def rss_bytes(pid: int) -> int:
     """The process's resident set size, from /proc."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -148,29 +181,13 @@ def main() -> int:
     parser.add_argument("--out", help="write the figures as JSON here too")
     arguments = parser.parse_args()
 
-    port = free_port()
+    server, port = start_server(
+        arguments.content,
+        ["--workers", str(arguments.workers), "--cache-bytes", str(arguments.cache_bytes)],
+        "memory",
+    )
     base = f"http://127.0.0.1:{port}"
-    log = Path(tempfile.mkdtemp(prefix="bench-memory-")) / "server.log"
-    command = [sys.executable, "-P", "-m", "feeds.cli", "serve", "--content", arguments.content,
-               "--port", str(port), "--workers", str(arguments.workers),
-               "--cache-bytes", str(arguments.cache_bytes)]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDS_")}
-    with open(log, "wb") as output:
-        server = subprocess.Popen(
-            command, stdout=output, stderr=output, cwd=ROOT, env=env, start_new_session=True
-        )
     try:
-        deadline = time.monotonic() + 600
-        while True:
-            try:
-                with urlopen(f"{base}/readyz") as response:  # noqa: S310
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"feeds serve did not start; see {log}")
-            time.sleep(0.2)
         time.sleep(1)  # every worker has loaded (each answers /readyz only once loaded)
         slugs, words = slugs_and_words(base)
         pids = workers_of(server.pid, arguments.workers)
